@@ -1,0 +1,47 @@
+# Everything installs into local virtualenvs: .venv for mltrail, .venv-mlflow for the
+# reference mlflow client used by the compatibility tests and the benchmarks.
+PYTHON ?= python3
+VENV ?= .venv
+MLFLOW_VENV ?= .venv-mlflow
+MLFLOW_VERSION ?= 3.17.2
+PY := $(VENV)/bin/python
+PIP_FLAGS ?= -q --disable-pip-version-check
+PYTEST_ARGS ?=
+
+.PHONY: install install-mlflow demo test check lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images]'
+	touch $@
+
+install-mlflow: $(MLFLOW_VENV)/.installed
+
+$(MLFLOW_VENV)/.installed:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) 'mlflow==$(MLFLOW_VERSION)' scikit-learn skops psutil
+	touch $@
+
+demo: install
+	$(PY) examples/quickstart.py
+	$(VENV)/bin/mltrail runs list --experiment quickstart
+
+test: install install-mlflow
+	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python $(PY) -m pytest $(PYTEST_ARGS)
+
+check: install
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+format: install
+	$(VENV)/bin/ruff check --fix src tests bench examples
+	$(VENV)/bin/ruff format src tests bench examples
+
+clean:
+	rm -rf $(VENV) $(MLFLOW_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,153 @@
+"""The one error tree of mltrail.
+
+Every error carries a stable ``code`` (the MLflow error-code names, so that the
+mlflow client understands them) and the HTTP ``status`` the server answers with.
+Code below the server raises these; one handler in the server renders them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class MltrailError(Exception):
+    """Base of every error mltrail raises on purpose."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error_code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class InvalidParameterValue(MltrailError):
+    code = "INVALID_PARAMETER_VALUE"
+    status = 400
+
+
+class MalformedFilter(InvalidParameterValue):
+    """A search filter or order-by clause that does not parse; ``position`` points at the problem."""
+
+    def __init__(self, message: str, *, text: str, position: int) -> None:
+        pointer = f"{text}\n{' ' * position}^"
+        super().__init__(
+            f"{message} (at character {position + 1})\n{pointer}",
+            details={"filter": text, "position": position},
+        )
+        self.text = text
+        self.position = position
+
+
+class ParamOverwrite(InvalidParameterValue):
+    """A param was logged again with a different value (params are write-once)."""
+
+
+class BadRequest(MltrailError):
+    code = "BAD_REQUEST"
+    status = 400
+
+
+class InvalidState(MltrailError):
+    """The object exists but is not in a state that allows the operation (e.g. deleted)."""
+
+    code = "INVALID_STATE"
+    status = 400
+
+
+class ResourceDoesNotExist(MltrailError):
+    code = "RESOURCE_DOES_NOT_EXIST"
+    status = 404
+
+
+class ResourceAlreadyExists(MltrailError):
+    # MLflow answers 400, not 409, and its client relies on it.
+    code = "RESOURCE_ALREADY_EXISTS"
+    status = 400
+
+
+class Unauthenticated(MltrailError):
+    code = "UNAUTHENTICATED"
+    status = 401
+
+
+class PermissionDenied(MltrailError):
+    code = "PERMISSION_DENIED"
+    status = 403
+
+
+class RequestTooLarge(MltrailError):
+    code = "REQUEST_LIMIT_EXCEEDED"
+    status = 413
+
+
+class TooManyRequests(MltrailError):
+    code = "REQUEST_LIMIT_EXCEEDED"
+    status = 429
+
+
+class TemporarilyUnavailable(MltrailError):
+    """The database or another dependency is down; retrying later may succeed."""
+
+    code = "TEMPORARILY_UNAVAILABLE"
+    status = 503
+
+
+class StorageFull(MltrailError):
+    """The disk under the database or the artifacts is full; nothing partial was kept."""
+
+    code = "TEMPORARILY_UNAVAILABLE"
+    status = 507
+
+
+class SchemaMismatch(MltrailError):
+    """The database schema is at a revision this version of mltrail does not know."""
+
+    code = "INVALID_STATE"
+    status = 500
+
+
+class ConnectionFailed(MltrailError):
+    """The client could not reach the tracking server (after its retries)."""
+
+    code = "TEMPORARILY_UNAVAILABLE"
+    status = 503
+
+
+class ConfigurationError(MltrailError):
+    """A setting, URI or command-line option that cannot work."""
+
+    code = "INVALID_PARAMETER_VALUE"
+    status = 400
+
+
+_BY_CODE: dict[str, type[MltrailError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidParameterValue,
+        BadRequest,
+        InvalidState,
+        ResourceDoesNotExist,
+        ResourceAlreadyExists,
+        Unauthenticated,
+        PermissionDenied,
+        TemporarilyUnavailable,
+    )
+}
+
+
+def from_code(code: str, message: str, *, status: int | None = None) -> MltrailError:
+    """Rebuild a typed error from a server answer (used by the REST client)."""
+    if status == 413:
+        return RequestTooLarge(message)
+    if status == 429:
+        return TooManyRequests(message)
+    cls = _BY_CODE.get(code, MltrailError)
+    return cls(message)

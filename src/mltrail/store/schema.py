@@ -1,0 +1,156 @@
+"""SQL tables of the tracking store (SQLAlchemy Core).
+
+Every change here needs an Alembic revision in ``mltrail/migrations/versions``.
+
+Metrics are not one row per point: each (run, key) series is a list of chunks
+holding packed little-endian arrays (int64 steps, int64 timestamps, float64
+values), plus one summary row per (run, key) for the runs table and search.
+Non-finite values cannot live in MySQL's DOUBLE, so summary columns store a
+finite stand-in (NaN -> NULL, +/-inf -> +/-max double) and ``value_kind`` says
+what the value really was; chunks keep the exact bits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import mysql
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# MySQL's BLOB stops at 64 KB; a chunk can be several MB.
+Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+# Double precision everywhere (MySQL's FLOAT is single precision).
+Double = Float(precision=53).with_variant(mysql.DOUBLE(), "mysql", "mariadb")
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+# value_kind codes for summary columns
+FINITE, NAN, POS_INF, NEG_INF = 0, 1, 2, 3
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("artifact_location", String(1024), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False, server_default="active"),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", LongText, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("run_name", String(250), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(16), nullable=False, server_default="active"),
+    Column("artifact_uri", String(1024), nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", LongText, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+)
+
+metric_chunks = Table(
+    "metric_chunks",
+    metadata,
+    Column("chunk_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("min_step", BigInteger, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("steps", Blob, nullable=False),
+    Column("timestamps", Blob, nullable=False),
+    Column("values", Blob, nullable=False),
+    Index("ix_metric_chunks_run_key", "run_id", "key"),
+)
+
+metric_summaries = Table(
+    "metric_summaries",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Double, nullable=True),
+    Column("value_kind", SmallInteger, nullable=False, server_default="0"),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("min_value", Double, nullable=True),
+    Column("max_value", Double, nullable=True),
+    Column("count", BigInteger, nullable=False),
+    Column("chunk_count", Integer, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index("ix_metric_summaries_key_value", "key", "value"),
+)
+
+# A batch carrying an idempotency key is recorded here in the same transaction
+# as its rows, so a retried batch is recognised and applied once.
+applied_requests = Table(
+    "applied_requests",
+    metadata,
+    Column("request_key", String(128), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("result", Text, nullable=True),
+)
