@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-PG_ADMIN_URI = os.environ.get("MLTRAIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URI = os.environ.get(
+    "MLTRAIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 MYSQL_ADMIN_URI = os.environ.get("MLTRAIL_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
 
 

@@ -83,13 +83,13 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
         if kind in ("tuple[str, ...]",):
             return tuple(p.strip() for p in text.split(",") if p.strip())
     except ValueError as exc:
-        raise ConfigurationError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
+        raise ConfigurationError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}"
+        ) from exc
     return raw
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, **overrides: Any
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from the environment (``MLTRAIL_*``), then explicit overrides."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}

@@ -115,7 +115,12 @@ tags = Table(
 metric_chunks = Table(
     "metric_chunks",
     metadata,
-    Column("chunk_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "chunk_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
     Column("key", String(250), nullable=False),
     Column("count", Integer, nullable=False),
