@@ -1,0 +1,454 @@
+"""Routing for the MLflow REST adapter: one declaration, mounted under every MLflow prefix.
+
+How to declare a route (in any module of ``mltrail.server.api.mlflow``)::
+
+    from typing import Any
+
+    from mltrail.server.api.mlflow.routing import Call, MlflowRouter
+
+    _router = MlflowRouter()
+
+    @_router.rpc("POST", "/mlflow/experiments/create", access="experiment:create")
+    def create_experiment(call: Call) -> dict[str, Any]:
+        name = call.args.required_string("name")
+        return {"experiment_id": call.tracking.create_experiment(name)}
+
+    def router() -> MlflowRouter:
+        return _router
+
+Rules:
+
+* ``path`` is relative to ``/api/<version>.0``; every route is mounted twice, under
+  ``/api/<version>.0`` (Python client) and ``/ajax-api/<version>.0`` (web UI). ``version``
+  defaults to 2; pass ``ajax=False`` for an api-only route. Path parameters use FastAPI's
+  syntax (``{model_id}``, ``{path:path}``) and arrive in ``call.path``.
+* ``methods`` is one method or a tuple (``("GET", "POST")``).
+* The handler takes one :class:`Call`. ``call.args`` reads the request fields with
+  MLflow's conventions: the query string on GET (repeated keys are lists, a single key is
+  a one-element list), the JSON body otherwise (a double-encoded JSON string body is
+  decoded twice; an empty body falls back to the query string, which is how lenient
+  DELETEs work). Unknown fields are ignored. Its accessors (``required_string``,
+  ``optional_integer``, ``double``, ``boolean``, ``string_list``, ``messages``...) raise
+  ``InvalidParameterValue`` with MLflow's messages, so a handler never sees a bad type.
+* A plain ``def`` handler runs in a worker thread (service calls block); an ``async def``
+  handler runs on the event loop (use it for streaming, with ``raw_body=True`` so the body
+  is left unread for ``call.request.stream()``).
+* Return a ``dict`` already in wire form (build it with :mod:`.codec`; it is sent as JSON,
+  ``{}`` for an empty answer) or any Starlette ``Response``.
+* Raise errors from :mod:`mltrail.errors`; they are answered as
+  ``{"error_code": ..., "message": ...}`` with the error's status. ``INVALID_STATE`` is
+  answered as ``INVALID_PARAMETER_VALUE`` (400), which is what MLflow sends for writes to a
+  deleted run or experiment. Unexpected exceptions become a 500 ``INTERNAL_ERROR`` without
+  a traceback in the body.
+* ``access`` is the authorization rule of the route, ``"<resource>:<level>"`` (resources
+  ``experiment``, ``run``, ``logged_model``, ``registered_model``, ``artifact``; levels
+  ``read``, ``edit``, ``delete``, ``manage``, ``create``) or ``"public"``. It is required and
+  is recorded on the mounted route as ``route.openapi_extra["x-mltrail-access"]``, where the
+  authorization layer and the route-table test read it.
+
+``mount(app, routers)`` mounts a list of routers, then a catch-all that answers unknown
+``/api/*/mlflow...`` paths with 404 ``ENDPOINT_NOT_FOUND`` in MLflow's JSON shape.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mltrail.errors import InvalidParameterValue, MltrailError, TemporarilyUnavailable
+
+if TYPE_CHECKING:
+    from mltrail.tracking_api import TrackingAPI
+
+log = logging.getLogger(__name__)
+
+API_ACCESS_KEY = "x-mltrail-access"
+HandlerResult = dict[str, Any] | Response
+Handler = Callable[["Call"], HandlerResult | Awaitable[HandlerResult]]
+H = TypeVar("H", bound=Handler)
+
+_DOCS_HINT = "See the API docs for more information about request parameters."
+
+
+def _missing(name: str) -> InvalidParameterValue:
+    return InvalidParameterValue(f"Missing value for required parameter '{name}'. {_DOCS_HINT}")
+
+
+def _invalid(name: str, value: Any, expected: str) -> InvalidParameterValue:
+    shown = json.dumps(value) if isinstance(value, str) else repr(value)
+    return InvalidParameterValue(
+        f"Invalid value {shown} for parameter '{name}' supplied. Hint: Value was of type "
+        f"'{type(value).__name__}', expected {expected}. {_DOCS_HINT}"
+    )
+
+
+_NON_FINITE = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf}
+_NON_FINITE.update({"-inf": -math.inf, "+infinity": math.inf})
+
+
+class Args:
+    """The fields of one request (or of one nested message), read with MLflow's conventions."""
+
+    def __init__(
+        self, data: Mapping[str, Any], *, from_query: bool = False, prefix: str = ""
+    ) -> None:
+        self._data = data
+        self._from_query = from_query
+        self._prefix = prefix
+
+    @classmethod
+    def from_query(cls, items: Iterable[tuple[str, str]]) -> Args:
+        multi: dict[str, list[str]] = {}
+        for key, value in items:
+            multi.setdefault(key, []).append(value)
+        return cls(multi, from_query=True)
+
+    def _name(self, name: str) -> str:
+        return f"{self._prefix}{name}"
+
+    def has(self, name: str) -> bool:
+        value = self._raw(name)
+        return value is not None
+
+    def _raw(self, name: str) -> Any:
+        value = self._data.get(name)
+        if self._from_query and isinstance(value, list):
+            return value[-1] if value else None
+        return value
+
+    # -- strings -----------------------------------------------------------
+    def optional_string(self, name: str) -> str | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise _invalid(self._name(name), value, "a string")
+        return value
+
+    def string(self, name: str, default: str = "") -> str:
+        value = self.optional_string(name)
+        return default if value is None else value
+
+    def required_string(self, name: str, *, allow_empty: bool = False) -> str:
+        value = self.optional_string(name)
+        if value is None or (value == "" and not allow_empty):
+            raise _missing(self._name(name))
+        return value
+
+    # -- numbers -----------------------------------------------------------
+    def optional_integer(self, name: str) -> int | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        # proto-JSON sends int64 as numbers or as strings; bools are not integers.
+        if isinstance(value, bool):
+            raise _invalid(self._name(name), value, "an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise _invalid(self._name(name), value, "an integer")
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.optional_integer(name)
+        return default if value is None else value
+
+    def required_integer(self, name: str) -> int:
+        value = self.optional_integer(name)
+        if value is None:
+            raise _missing(self._name(name))
+        return value
+
+    def optional_double(self, name: str) -> float | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise _invalid(self._name(name), value, "a number")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            special = _NON_FINITE.get(value.strip().lower())
+            if special is not None:
+                return special
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise _invalid(self._name(name), value, "a number")
+
+    def required_double(self, name: str) -> float:
+        value = self.optional_double(name)
+        if value is None:
+            raise _missing(self._name(name))
+        return value
+
+    # -- bools and enums ---------------------------------------------------
+    def optional_boolean(self, name: str) -> bool | None:
+        value = self._raw(name)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise _invalid(self._name(name), value, "a boolean")
+
+    def boolean(self, name: str, default: bool = False) -> bool:
+        value = self.optional_boolean(name)
+        return default if value is None else value
+
+    def optional_enum(self, name: str, names: Iterable[str]) -> str | None:
+        """An enum given by name (any case) or by its proto number (1-based position in ``names``)."""
+        value = self._raw(name)
+        if value is None:
+            return None
+        choices = list(names)
+        if isinstance(value, str) and value.strip().upper() in choices:
+            return value.strip().upper()
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and value.strip().isdigit():
+            number = int(value.strip())
+        if number is not None and 1 <= number <= len(choices):
+            return choices[number - 1]
+        raise InvalidParameterValue(
+            f"Invalid value {value!r} for parameter '{self._name(name)}' supplied. "
+            f"Valid values are {choices}."
+        )
+
+    # -- repeated fields ---------------------------------------------------
+    def string_list(self, name: str) -> list[str]:
+        value = self._data.get(name)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list):
+            raise _invalid(self._name(name), value, "a list of strings")
+        for item in value:
+            if not isinstance(item, str):
+                raise _invalid(self._name(name), item, "a string")
+        return list(value)
+
+    def messages(self, name: str) -> list[Args]:
+        """A repeated nested message (never sent on GET: then always empty)."""
+        if self._from_query:
+            return []
+        value = self._data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise _invalid(self._name(name), value, "a list")
+        out: list[Args] = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise _invalid(f"{self._name(name)}[{index}]", item, "an object")
+            out.append(Args(item, prefix=f"{self._name(name)}[{index}]."))
+        return out
+
+    def message(self, name: str) -> Args | None:
+        if self._from_query:
+            return None
+        value = self._data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise _invalid(self._name(name), value, "an object")
+        return Args(value, prefix=f"{self._name(name)}.")
+
+
+@dataclass
+class Call:
+    """Everything a handler needs: the parsed fields, path parameters and the services."""
+
+    request: Request
+    args: Args
+    path: dict[str, str]
+
+    @property
+    def services(self) -> Any:
+        return self.request.app.state.services
+
+    @property
+    def tracking(self) -> TrackingAPI:
+        tracking: TrackingAPI = self.services.tracking
+        return tracking
+
+    @property
+    def artifacts(self) -> Any:
+        """The proxied-artifact service; 503 when the server runs with --no-serve-artifacts."""
+        service = self.services.artifacts
+        if service is None:
+            raise TemporarilyUnavailable(
+                "Endpoint disabled: the server was started with --no-serve-artifacts "
+                "(artifact proxying is off)."
+            )
+        return service
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    methods: tuple[str, ...]
+    path: str
+    handler: Handler
+    access: str
+    version: int
+    ajax: bool
+    raw_body: bool
+
+
+class MlflowRouter:
+    """A list of route declarations, mounted later by :func:`mount`."""
+
+    def __init__(self) -> None:
+        self.routes: list[RouteSpec] = []
+
+    def rpc(
+        self,
+        methods: str | tuple[str, ...],
+        path: str,
+        *,
+        access: str,
+        version: int = 2,
+        ajax: bool = True,
+        raw_body: bool = False,
+    ) -> Callable[[H], H]:
+        method_tuple = (methods,) if isinstance(methods, str) else tuple(methods)
+
+        def decorate(handler: H) -> H:
+            self.routes.append(
+                RouteSpec(
+                    methods=tuple(m.upper() for m in method_tuple),
+                    path=path,
+                    handler=handler,
+                    access=access,
+                    version=version,
+                    ajax=ajax,
+                    raw_body=raw_body,
+                )
+            )
+            return handler
+
+        return decorate
+
+
+def json_response(body: Mapping[str, Any], *, status: int = 200) -> Response:
+    # allow_nan=False: the codec must have encoded every non-finite double already.
+    text = json.dumps(body, allow_nan=False, separators=(",", ":"))
+    return Response(text, status_code=status, media_type="application/json")
+
+
+def error_response(error: MltrailError) -> Response:
+    code, status = error.code, error.status
+    if code == "INVALID_STATE" and status == 400:
+        code = "INVALID_PARAMETER_VALUE"
+    return json_response({"error_code": code, "message": error.message}, status=status)
+
+
+async def parse_args(request: Request) -> Args:
+    if request.method in ("GET", "HEAD"):
+        return Args.from_query(request.query_params.multi_items())
+    raw = await request.body()
+    if not raw.strip():
+        return Args.from_query(request.query_params.multi_items())
+    try:
+        data: Any = json.loads(raw)
+        if isinstance(data, str):
+            # Very old clients send the JSON object encoded as a JSON string.
+            data = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidParameterValue(f"Malformed JSON in request body: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidParameterValue("The request body must be a JSON object.")
+    return Args(data)
+
+
+def _endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
+    is_async = inspect.iscoroutinefunction(spec.handler)
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            if spec.raw_body:
+                args = Args.from_query(request.query_params.multi_items())
+            else:
+                args = await parse_args(request)
+            call = Call(request=request, args=args, path=dict(request.path_params))
+            if is_async:
+                result = await spec.handler(call)  # type: ignore[misc]
+            else:
+                result = await run_in_threadpool(spec.handler, call)
+        except MltrailError as error:
+            return error_response(error)
+        except Exception:
+            log.exception("unexpected error in %s %s", request.method, request.url.path)
+            return json_response(
+                {"error_code": "INTERNAL_ERROR", "message": "Internal server error"}, status=500
+            )
+        if isinstance(result, Response):
+            return result
+        return json_response(result)
+
+    endpoint.__name__ = getattr(spec.handler, "__name__", "mlflow_endpoint")
+    return endpoint
+
+
+def _prefixes(spec: RouteSpec) -> list[str]:
+    out = [f"/api/{spec.version}.0"]
+    if spec.ajax:
+        out.append(f"/ajax-api/{spec.version}.0")
+    return out
+
+
+async def _not_found(request: Request) -> Response:
+    return json_response(
+        {
+            "error_code": "ENDPOINT_NOT_FOUND",
+            "message": f"No endpoint {request.method} {request.url.path}",
+        },
+        status=404,
+    )
+
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def mount(app: FastAPI, routers: Iterable[MlflowRouter]) -> None:
+    """Mount every route of ``routers`` under its prefixes, then the MLflow 404 catch-all."""
+    for router in routers:
+        for spec in router.routes:
+            endpoint = _endpoint(spec)
+            for prefix in _prefixes(spec):
+                app.add_api_route(
+                    prefix + spec.path,
+                    endpoint,
+                    methods=list(spec.methods),
+                    include_in_schema=False,
+                    openapi_extra={API_ACCESS_KEY: spec.access},
+                )
+    for prefix in ("/api/2.0", "/ajax-api/2.0", "/api/3.0", "/ajax-api/3.0"):
+        for area in ("mlflow", "mlflow-artifacts"):
+            for suffix in ("", "/{rest:path}"):
+                app.add_api_route(
+                    f"{prefix}/{area}{suffix}",
+                    _not_found,
+                    methods=ALL_METHODS,
+                    include_in_schema=False,
+                    openapi_extra={API_ACCESS_KEY: "public"},
+                )
