@@ -1,0 +1,194 @@
+"""Artifact store on any fsspec URL (s3://, gs://, abfs://, memory://, ...)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+from mltrail.artifacts import transfer
+from mltrail.artifacts.local import check_range
+from mltrail.artifacts.localfile import is_temp_name, read_file_chunks, temp_name
+from mltrail.artifacts.paths import safe_relpath
+from mltrail.entities import FileInfo
+from mltrail.errors import ConfigurationError, InvalidParameterValue, ResourceDoesNotExist
+
+# On object stores a rename is a copy plus a delete, while a single object only appears once its
+# upload completes; so there the final key is written directly.
+OBJECT_STORE_PROTOCOLS = frozenset(
+    {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "r2", "wasb", "wasbs"}
+)
+_OPTIONAL_DRIVERS = {
+    "s3": "s3",
+    "s3a": "s3",
+    "gs": "gcs",
+    "gcs": "gcs",
+    "abfs": "azure",
+    "abfss": "azure",
+    "az": "azure",
+}
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def open_filesystem(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    try:
+        fs, base = fsspec.core.url_to_fs(url, **storage_options)
+    except ImportError as exc:
+        extra = _OPTIONAL_DRIVERS.get(scheme)
+        hint = f" Install it with: pip install 'mltrail[{extra}]'" if extra else ""
+        raise ConfigurationError(
+            f"The driver for {scheme}:// artifact roots is not installed.{hint}"
+        ) from exc
+    except ValueError as exc:
+        raise ConfigurationError(f"Unsupported artifact root {url!r}: {exc}") from exc
+    return fs, str(base)
+
+
+class FsspecArtifactStore:
+    def __init__(self, url: str, *, storage_options: Mapping[str, Any] | None = None) -> None:
+        self._url = url.rstrip("/")
+        self._fs, base = open_filesystem(url, storage_options or {})
+        self._base = base.rstrip("/")
+        self._atomic_objects = bool(OBJECT_STORE_PROTOCOLS.intersection(_protocols(self._fs)))
+
+    @property
+    def root(self) -> str:
+        return self._url
+
+    def _full(self, rel: str) -> str:
+        # ``rel`` passed safe_relpath: no "..", no leading "/", so the join stays under the base.
+        return f"{self._base}/{rel}" if rel else self._base
+
+    def _existing_file(self, path: str) -> tuple[str, str]:
+        rel = safe_relpath(path)
+        full = self._full(rel)
+        if not rel or self._fs.isdir(full):
+            raise InvalidParameterValue(f"Artifact {rel!r} is a folder, not a file")
+        if not self._fs.exists(full):
+            raise ResourceDoesNotExist(f"Artifact {rel!r} does not exist")
+        return rel, full
+
+    def list(self, path: str = "") -> list[FileInfo]:
+        rel = safe_relpath(path)
+        full = self._full(rel)
+        if not self._fs.isdir(full):
+            return []
+        dirs: list[FileInfo] = []
+        files: list[FileInfo] = []
+        for entry in self._fs.ls(full, detail=True, refresh=True):
+            name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            if not name or is_temp_name(name):
+                continue
+            try:
+                child = safe_relpath(f"{rel}/{name}" if rel else name)
+            except InvalidParameterValue:
+                continue
+            if entry.get("type") == "directory":
+                dirs.append(FileInfo(path=child, is_dir=True, file_size=None))
+            else:
+                files.append(
+                    FileInfo(path=child, is_dir=False, file_size=int(entry.get("size") or 0))
+                )
+        dirs.sort(key=lambda i: i.path)
+        files.sort(key=lambda i: i.path)
+        return dirs + files
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs.exists(self._full(safe_relpath(path))))
+
+    def is_dir(self, path: str) -> bool:
+        return bool(self._fs.isdir(self._full(safe_relpath(path))))
+
+    def size(self, path: str) -> int:
+        return int(self._fs.size(self._existing_file(path)[1]))
+
+    def iter_bytes(
+        self, path: str, *, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20
+    ) -> Iterator[bytes]:
+        _, full = self._existing_file(path)
+        stop = check_range(start, end, int(self._fs.size(full)))
+        return self._read_range(full, start, stop, chunk_size)
+
+    def _read_range(self, full: str, start: int, stop: int, chunk_size: int) -> Iterator[bytes]:
+        with self._fs.open(full, "rb") as fh:
+            fh.seek(start)
+            remaining = stop - start
+            while remaining > 0:
+                chunk = fh.read(min(chunk_size, remaining))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+
+    def write_stream(self, path: str, chunks: Iterable[bytes]) -> int:
+        rel = safe_relpath(path)
+        if not rel:
+            raise InvalidParameterValue("Invalid path: a file path is required")
+        full = self._full(rel)
+        if self._fs.isdir(full):
+            raise InvalidParameterValue(f"Invalid path: {rel!r} is a folder")
+        if self._atomic_objects:
+            return self._write_object(full, chunks)
+        parent, _, name = full.rpartition("/")
+        self._fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/{temp_name(name)}"
+        try:
+            written = self._write_object(tmp, chunks)
+            self._fs.mv(tmp, full)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if self._fs.exists(tmp):
+                    self._fs.rm(tmp)
+            raise
+        return written
+
+    def _write_object(self, full: str, chunks: Iterable[bytes]) -> int:
+        # Closing an fsspec file commits it, so on error the upload is discarded instead
+        # (for multipart uploads this aborts them) and nothing appears under ``full``.
+        fh = self._fs.open(full, "wb")
+        written = 0
+        try:
+            for chunk in chunks:
+                fh.write(chunk)
+                written += len(chunk)
+        except BaseException:
+            # Buffered fsspec files (s3fs, gcsfs, adlfs) all have discard(); a file without it is
+            # left unclosed rather than committed half-written.
+            discard = getattr(fh, "discard", None)
+            if discard is not None:
+                with contextlib.suppress(Exception):
+                    discard()
+            raise
+        fh.close()
+        return written
+
+    def upload_file(self, local_path: Path, path: str) -> None:
+        if not local_path.is_file():
+            raise InvalidParameterValue(f"Not a file: {str(local_path)!r}")
+        self.write_stream(path, read_file_chunks(local_path))
+
+    def upload_dir(self, local_dir: Path, path: str = "") -> None:
+        transfer.upload_dir(self, local_dir, path)
+
+    def download(self, path: str, dst_dir: Path) -> Path:
+        return transfer.download(self, path, dst_dir)
+
+    def delete(self, path: str = "") -> None:
+        rel = safe_relpath(path)
+        full = self._full(rel)
+        if not rel:
+            for info in self.list():
+                self.delete(info.path)
+            return
+        if self._fs.isdir(full):
+            self._fs.rm(full, recursive=True)
+        elif self._fs.exists(full):
+            self._fs.rm(full)
