@@ -1,0 +1,197 @@
+"""Engines for the three supported databases, and the write-transaction helper.
+
+SQLite is tuned for many small concurrent writers (WAL, a generous busy
+timeout, ``BEGIN IMMEDIATE`` for writes so that a reader never has to upgrade
+its lock mid-transaction, which SQLite answers with an immediate "locked").
+PostgreSQL goes through psycopg 3 and MySQL/MariaDB through PyMySQL; the plain
+``postgresql://`` and ``mysql://`` schemes are accepted and mapped to them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from mltrail.errors import ConfigurationError, TemporarilyUnavailable
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_ATTEMPTS = 8
+_WRITE_OPTION = "mltrail_write"
+
+_SCHEME_REWRITES = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+# Messages/codes of errors that mean "another transaction got in the way; try again".
+_TRANSIENT_MARKERS = (
+    "database is locked",
+    "database table is locked",
+    "deadlock",
+    "could not serialize access",
+    "lock wait timeout",
+    "serialization failure",
+)
+# PostgreSQL SQLSTATEs (serialization failure, deadlock) and MySQL error numbers
+# (lock wait timeout, deadlock).
+_TRANSIENT_CODES = {"40001", "40P01", "1205", "1213"}
+# Messages of errors that mean "the database cannot be reached".
+_UNREACHABLE_MARKERS = (
+    "connection refused",
+    "could not connect",
+    "can't connect",
+    "connection timed out",
+    "server closed the connection",
+    "lost connection",
+    "unable to open database file",
+    "name or service not known",
+    "no route to host",
+    "connection is closed",
+    "terminating connection",
+)
+
+
+class RetryableConflict(Exception):
+    """Raised inside a write transaction when a concurrent writer won a race (e.g. a
+    duplicate insert of the same summary row); ``run_write`` starts over."""
+
+
+def normalize_uri(uri: str) -> str:
+    """Map the plain scheme names to the drivers mltrail ships with."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        raise ConfigurationError(
+            f"Not a database URI: {uri!r} (expected e.g. sqlite:///mltrail.db)"
+        )
+    return f"{_SCHEME_REWRITES.get(scheme, scheme)}://{rest}"
+
+
+def create_engine_for(uri: str) -> Engine:
+    """A pooled engine for ``uri`` (sqlite, postgresql, mysql or mariadb)."""
+    normalized = normalize_uri(uri)
+    try:
+        url = make_url(normalized)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"Not a database URI: {uri!r}") from exc
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(normalized)
+    if backend == "postgresql":
+        return create_engine(url, pool_pre_ping=True, future=True)
+    if backend in ("mysql", "mariadb"):
+        if "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    raise ConfigurationError(
+        f"Unsupported database {backend!r} in {uri!r}; use sqlite, postgresql or mysql"
+    )
+
+
+def _sqlite_engine(uri: str) -> Engine:
+    engine = create_engine(uri, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for lock/deadlock/serialization conflicts that a retry may resolve."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    args = getattr(orig, "args", ())
+    if code in _TRANSIENT_CODES or (args and str(args[0]) in _TRANSIENT_CODES):
+        return True
+    text = str(orig).lower()
+    return any(marker in text for marker in _TRANSIENT_MARKERS)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """True when the error says the database server cannot be reached."""
+    if not isinstance(exc, OperationalError | DBAPIError):
+        return False
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    text = str(exc.orig).lower()
+    return any(marker in text for marker in _UNREACHABLE_MARKERS)
+
+
+def unavailable(exc: BaseException) -> TemporarilyUnavailable:
+    return TemporarilyUnavailable(
+        f"The tracking database is unavailable: {str(exc).splitlines()[0]}"
+    )
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a read transaction; connection failures become TemporarilyUnavailable."""
+    try:
+        with engine.connect() as conn, conn.begin():
+            yield conn
+    except DBAPIError as exc:
+        if is_unreachable(exc):
+            raise unavailable(exc) from exc
+        raise
+
+
+def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in one write transaction, retrying lock conflicts with backoff.
+
+    ``work`` must be safe to re-run from the start: everything it did in a failed
+    attempt was rolled back.
+    """
+    delay = 0.02
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with engine.connect() as conn:
+                conn.execution_options(**{_WRITE_OPTION: True})
+                with conn.begin():
+                    return work(conn)
+        except RetryableConflict:
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise TemporarilyUnavailable(
+                    "Concurrent writes kept conflicting; try again"
+                ) from None
+        except DBAPIError as exc:
+            if is_unreachable(exc):
+                raise unavailable(exc) from exc
+            if not is_transient(exc) or attempt == WRITE_ATTEMPTS - 1:
+                if is_transient(exc):
+                    raise TemporarilyUnavailable(
+                        "The tracking database is busy; try again later"
+                    ) from exc
+                raise
+        time.sleep(delay * (1 + random.random()))
+        delay = min(delay * 2, 1.0)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,425 @@
+"""Metric series stored as chunks of packed arrays, plus one summary row per (run, key).
+
+A logged batch becomes one chunk per (run, key) (split only past
+``MAX_POINTS_PER_CHUNK``), so 100,000 points cost a handful of statements.
+Points inside a chunk are sorted by step, then timestamp. One-point writes
+create one-point chunks; once a series has more than ``COMPACT_AT_CHUNKS``
+chunks, its small chunks are merged into one in the same transaction, so
+reads touch few rows and the merge never rewrites big chunks (the cost of a
+merge is bounded by ``SMALL_CHUNK_POINTS`` points).
+
+Latest value: max by step, then timestamp, then value, where NaN counts as
+the smallest value for the tie-break. min/max ignore NaN. Summary columns hold
+finite stand-ins for non-finite values (see ``mltrail.store.schema``): the
+latest value is exact thanks to ``value_kind``; min/max read back
+``+-1.7976931348623157e308`` as ``+-inf`` (a logged value of exactly the
+largest double is indistinguishable there, a documented limitation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from mltrail.entities import Metric, MetricSummary
+from mltrail.store.schema import FINITE, NAN, NEG_INF, POS_INF, metric_chunks, metric_summaries
+from mltrail.store.sql.engine import RetryableConflict
+
+DBL_MAX = 1.7976931348623157e308
+MAX_POINTS_PER_CHUNK = 250_000
+COMPACT_AT_CHUNKS = 16
+SMALL_CHUNK_POINTS = 16_384
+MIN_SMALL_TO_MERGE = 8
+
+I64 = np.dtype("<i8")
+F64 = np.dtype("<f8")
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+_mc = metric_chunks.c
+_ms = metric_summaries.c
+
+
+@dataclass(frozen=True)
+class Series:
+    """Points of one series, sorted by step then timestamp (stable)."""
+
+    steps: IntArray
+    timestamps: IntArray
+    values: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+    def take(self, index: Any) -> Series:
+        return Series(self.steps[index], self.timestamps[index], self.values[index])
+
+    def to_metrics(self, key: str) -> list[Metric]:
+        return [
+            Metric(key, v, t, s)
+            for v, t, s in zip(
+                self.values.tolist(), self.timestamps.tolist(), self.steps.tolist(), strict=True
+            )
+        ]
+
+
+def sorted_series(steps: IntArray, timestamps: IntArray, values: FloatArray) -> Series:
+    order = np.lexsort((timestamps, steps))
+    return Series(steps[order], timestamps[order], values[order])
+
+
+def series_by_key(metrics: Sequence[Metric]) -> dict[str, Series]:
+    """Group a batch by key, each group sorted."""
+    first_key = metrics[0].key
+    if all(m.key == first_key for m in metrics):
+        groups: dict[str, Sequence[Metric]] = {first_key: metrics}
+    else:
+        buckets: dict[str, list[Metric]] = {}
+        for m in metrics:
+            buckets.setdefault(m.key, []).append(m)
+        groups = dict(buckets)
+    out: dict[str, Series] = {}
+    for key, items in groups.items():
+        steps = np.array([m.step for m in items], dtype=np.int64)
+        timestamps = np.array([m.timestamp for m in items], dtype=np.int64)
+        values = np.array([m.value for m in items], dtype=np.float64)
+        out[key] = sorted_series(steps, timestamps, values)
+    return out
+
+
+# -- summary value encoding ----------------------------------------------------
+
+
+def encode_value(value: float) -> tuple[float | None, int]:
+    if math.isnan(value):
+        return None, NAN
+    if value == math.inf:
+        return DBL_MAX, POS_INF
+    if value == -math.inf:
+        return -DBL_MAX, NEG_INF
+    return value, FINITE
+
+
+def decode_value(stored: float | None, kind: int) -> float:
+    if kind == NAN or stored is None:
+        return math.nan
+    if kind == POS_INF:
+        return math.inf
+    if kind == NEG_INF:
+        return -math.inf
+    return float(stored)
+
+
+def _encode_bound(value: float | None) -> float | None:
+    if value is None:
+        return None
+    return max(-DBL_MAX, min(DBL_MAX, value))
+
+
+def _decode_bound(stored: float | None) -> float | None:
+    if stored is None:
+        return None
+    if stored >= DBL_MAX:
+        return math.inf
+    if stored <= -DBL_MAX:
+        return -math.inf
+    return float(stored)
+
+
+def _order_value(value: float) -> float:
+    return -math.inf if math.isnan(value) else value
+
+
+@dataclass
+class _Summary:
+    value: float
+    step: int
+    timestamp: int
+    min: float | None
+    max: float | None
+    count: int
+    chunk_count: int
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> _Summary:
+        return cls(
+            value=decode_value(row.value, row.value_kind),
+            step=row.step,
+            timestamp=row.timestamp,
+            min=_decode_bound(row.min_value),
+            max=_decode_bound(row.max_value),
+            # Row is a sequence: ``row.count`` would be the tuple method.
+            count=row._mapping["count"],
+            chunk_count=row.chunk_count,
+        )
+
+    @classmethod
+    def of_series(cls, series: Series) -> _Summary:
+        order_values = np.where(np.isnan(series.values), -np.inf, series.values)
+        last = int(np.lexsort((order_values, series.timestamps, series.steps))[-1])
+        not_nan = series.values[~np.isnan(series.values)]
+        return cls(
+            value=float(series.values[last]),
+            step=int(series.steps[last]),
+            timestamp=int(series.timestamps[last]),
+            min=float(not_nan.min()) if not_nan.size else None,
+            max=float(not_nan.max()) if not_nan.size else None,
+            count=len(series),
+            chunk_count=0,
+        )
+
+    def merged(self, other: _Summary) -> _Summary:
+        mine = (self.step, self.timestamp, _order_value(self.value))
+        theirs = (other.step, other.timestamp, _order_value(other.value))
+        latest = other if theirs > mine else self
+        return _Summary(
+            value=latest.value,
+            step=latest.step,
+            timestamp=latest.timestamp,
+            min=_opt(min, self.min, other.min),
+            max=_opt(max, self.max, other.max),
+            count=self.count + other.count,
+            chunk_count=self.chunk_count + other.chunk_count,
+        )
+
+    def columns(self) -> dict[str, Any]:
+        stored, kind = encode_value(self.value)
+        return {
+            "value": stored,
+            "value_kind": kind,
+            "step": self.step,
+            "timestamp": self.timestamp,
+            "min_value": _encode_bound(self.min),
+            "max_value": _encode_bound(self.max),
+            "count": self.count,
+            "chunk_count": self.chunk_count,
+        }
+
+    def to_entity(self, key: str) -> MetricSummary:
+        return MetricSummary(
+            key=key,
+            value=self.value,
+            timestamp=self.timestamp,
+            step=self.step,
+            min=self.min,
+            max=self.max,
+            count=self.count,
+        )
+
+
+def _opt(pick: Any, a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return float(pick(a, b))
+
+
+# -- writes ----------------------------------------------------------------------
+
+
+def _chunk_rows(run_id: str, key: str, series: Series) -> list[dict[str, Any]]:
+    rows = []
+    for start in range(0, len(series), MAX_POINTS_PER_CHUNK):
+        part = series.take(slice(start, start + MAX_POINTS_PER_CHUNK))
+        rows.append(
+            {
+                "run_id": run_id,
+                "key": key,
+                "count": len(part),
+                "min_step": int(part.steps[0]),
+                "max_step": int(part.steps[-1]),
+                "steps": part.steps.astype(I64, copy=False).tobytes(),
+                "timestamps": part.timestamps.astype(I64, copy=False).tobytes(),
+                "values": part.values.astype(F64, copy=False).tobytes(),
+            }
+        )
+    return rows
+
+
+def append_metrics(conn: Connection, run_id: str, metrics: Sequence[Metric]) -> None:
+    """Append a batch to its series and update the summaries (inside the caller's transaction)."""
+    if not metrics:
+        return
+    groups = series_by_key(metrics)
+    existing = _load_summaries(conn, run_id, list(groups), for_update=True)
+    chunk_rows: list[dict[str, Any]] = []
+    new_summaries: dict[str, _Summary] = {}
+    for key, series in groups.items():
+        rows = _chunk_rows(run_id, key, series)
+        chunk_rows.extend(rows)
+        summary = _Summary.of_series(series)
+        summary.chunk_count = len(rows)
+        old = existing.get(key)
+        new_summaries[key] = old.merged(summary) if old else summary
+    conn.execute(insert(metric_chunks), chunk_rows)
+    for key, summary in new_summaries.items():
+        if summary.chunk_count > COMPACT_AT_CHUNKS:
+            summary.chunk_count = _compact(conn, run_id, key, summary.chunk_count)
+    _write_summaries(conn, run_id, new_summaries, existing_keys=set(existing))
+
+
+def _write_summaries(
+    conn: Connection, run_id: str, summaries: dict[str, _Summary], *, existing_keys: set[str]
+) -> None:
+    updates = [
+        {"b_run": run_id, "b_key": key, **s.columns()}
+        for key, s in summaries.items()
+        if key in existing_keys
+    ]
+    inserts = [
+        {"run_id": run_id, "key": key, **s.columns()}
+        for key, s in summaries.items()
+        if key not in existing_keys
+    ]
+    if updates:
+        stmt = (
+            update(metric_summaries)
+            .where(_ms.run_id == bindparam("b_run"), _ms["key"] == bindparam("b_key"))
+            .values(
+                {
+                    name: bindparam(name)
+                    for name in (
+                        "value",
+                        "value_kind",
+                        "step",
+                        "timestamp",
+                        "min_value",
+                        "max_value",
+                        "count",
+                        "chunk_count",
+                    )
+                }
+            )
+        )
+        conn.execute(stmt, updates)
+    if inserts:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(metric_summaries), inserts)
+        except IntegrityError as exc:
+            # A concurrent writer created the same summary row first.
+            raise RetryableConflict(str(exc)) from exc
+
+
+def _compact(conn: Connection, run_id: str, key: str, chunk_count: int) -> int:
+    rows = conn.execute(
+        select(_mc.chunk_id, _mc["count"])
+        .where(_mc.run_id == run_id, _mc["key"] == key)
+        .order_by(_mc.chunk_id)
+    ).all()
+    small = [chunk_id for chunk_id, count in rows if count < SMALL_CHUNK_POINTS]
+    if len(small) < MIN_SMALL_TO_MERGE:
+        return len(rows)
+    merged = _read_chunks(conn, _mc.chunk_id.in_(small))
+    conn.execute(delete(metric_chunks).where(_mc.chunk_id.in_(small)))
+    new_rows = _chunk_rows(run_id, key, merged)
+    conn.execute(insert(metric_chunks), new_rows)
+    return len(rows) - len(small) + len(new_rows)
+
+
+# -- reads -----------------------------------------------------------------------
+
+
+def _read_chunks(conn: Connection, *conditions: Any) -> Series:
+    rows = conn.execute(
+        select(_mc.steps, _mc.timestamps, _mc["values"]).where(*conditions).order_by(_mc.chunk_id)
+    ).all()
+    if not rows:
+        empty_i = np.empty(0, dtype=np.int64)
+        return Series(empty_i, empty_i, np.empty(0, dtype=np.float64))
+    steps = np.concatenate([np.frombuffer(r.steps, dtype=I64) for r in rows])
+    timestamps = np.concatenate([np.frombuffer(r.timestamps, dtype=I64) for r in rows])
+    values = np.concatenate([np.frombuffer(r[2], dtype=F64) for r in rows])
+    if len(rows) == 1:
+        return Series(
+            steps.astype(np.int64), timestamps.astype(np.int64), values.astype(np.float64)
+        )
+    return sorted_series(
+        steps.astype(np.int64), timestamps.astype(np.int64), values.astype(np.float64)
+    )
+
+
+def read_series(
+    conn: Connection,
+    run_id: str,
+    key: str,
+    *,
+    start_step: int | None = None,
+    end_step: int | None = None,
+) -> Series:
+    """Every point of the series (optionally within [start_step, end_step]), sorted."""
+    conditions = [_mc.run_id == run_id, _mc["key"] == key]
+    if start_step is not None:
+        conditions.append(_mc.max_step >= start_step)
+    if end_step is not None:
+        conditions.append(_mc.min_step <= end_step)
+    series = _read_chunks(conn, *conditions)
+    if start_step is not None or end_step is not None:
+        lo = start_step if start_step is not None else np.iinfo(np.int64).min
+        hi = end_step if end_step is not None else np.iinfo(np.int64).max
+        series = series.take((series.steps >= lo) & (series.steps <= hi))
+    return series
+
+
+def downsample(series: Series, max_points: int) -> Series:
+    """At most ``max_points`` points keeping the first, the last, and min/max per step bucket."""
+    n = len(series)
+    if n <= max_points:
+        return series
+    if max_points <= 2:
+        return series.take(np.array([0, n - 1][:max_points] if max_points > 0 else []))
+    buckets = (max_points - 2) // 2
+    inner = np.arange(1, n - 1)
+    steps = series.steps[1:-1].astype(np.float64)
+    lo, hi = float(series.steps[0]), float(series.steps[-1])
+    span = hi - lo
+    if span <= 0:
+        bucket = (inner - 1) * buckets // max(1, n - 2)
+    else:
+        bucket = np.minimum(((steps - lo) / span * buckets).astype(np.int64), buckets - 1)
+    values = series.values[1:-1]
+    # Sort each bucket by value: the first of a bucket is its min, the last its max.
+    order = np.lexsort((values, bucket))
+    sorted_buckets = bucket[order]
+    starts = np.flatnonzero(np.r_[True, sorted_buckets[1:] != sorted_buckets[:-1]])
+    ends = np.r_[starts[1:], len(order)] - 1
+    keep = np.concatenate(([0], inner[order[starts]], inner[order[ends]], [n - 1]))
+    return series.take(np.unique(keep))
+
+
+def _load_summaries(
+    conn: Connection, run_id: str, keys: Iterable[str] | None, *, for_update: bool = False
+) -> dict[str, _Summary]:
+    stmt = select(metric_summaries).where(_ms.run_id == run_id)
+    if keys is not None:
+        stmt = stmt.where(_ms["key"].in_(list(keys)))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return {row.key: _Summary.from_row(row) for row in conn.execute(stmt)}
+
+
+def summaries(conn: Connection, run_id: str) -> list[MetricSummary]:
+    loaded = _load_summaries(conn, run_id, None)
+    return [loaded[k].to_entity(k) for k in sorted(loaded)]
+
+
+def latest_values(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """run_id -> {key: latest value} for the runs table."""
+    out: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
+    if not run_ids:
+        return out
+    stmt = select(_ms.run_id, _ms["key"], _ms.value, _ms.value_kind).where(
+        _ms.run_id.in_(list(run_ids))
+    )
+    for run_id, key, value, kind in conn.execute(stmt):
+        out[run_id][key] = decode_value(value, kind)
+    return out

@@ -1,0 +1,147 @@
+"""Schema migrations of the tracking database (Alembic, configured in code).
+
+Policy: :func:`ensure_schema` brings an empty database to the newest revision
+and also upgrades a database at an older revision known to this mltrail (the
+server must be able to start after an upgrade of the package without a manual
+step; ``mltrail db upgrade URI`` does the same thing explicitly). A database at a
+revision this code does not know (a newer mltrail, or another tool's schema),
+or one holding tables but no revision, is refused with
+:class:`mltrail.errors.SchemaMismatch` and left untouched.
+
+Several processes may start at once on one database; the migration runs under
+a database-wide lock (PostgreSQL advisory lock, MySQL ``GET_LOCK``, SQLite's
+write lock taken by ``BEGIN IMMEDIATE``) and the revision is re-read after the
+lock is taken, so exactly one of them migrates and the others see the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, inspect, text
+
+from mltrail.errors import SchemaMismatch, TemporarilyUnavailable
+from mltrail.store.sql.engine import create_engine_for
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+VERSION_TABLE = "alembic_version"
+_LOCK_NAME = "mltrail_schema_migration"
+_PG_LOCK_KEY = 0x6D6C7472  # "mltr"
+_MYSQL_LOCK_TIMEOUT_S = 300
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine_or_conn: Engine | Connection) -> str | None:
+    """The revision the database is at, or None when it has never been migrated."""
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            return _current(conn)
+    return _current(engine_or_conn)
+
+
+def _current(conn: Connection) -> str | None:
+    return MigrationContext.configure(
+        conn, opts={"version_table": VERSION_TABLE}
+    ).get_current_revision()
+
+
+def _check_known(conn: Connection, revision: str | None) -> None:
+    head = head_revision()
+    if revision is None:
+        existing = set(inspect(conn).get_table_names())
+        if existing & {"experiments", "runs"}:
+            raise SchemaMismatch(
+                "The database holds tracking tables but no mltrail schema revision; "
+                "refusing to touch it (is it another tool's database?)"
+            )
+        return
+    try:
+        known = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    except CommandError:
+        known = None
+    if known is None:
+        raise SchemaMismatch(
+            f"database is at revision {revision}, newer than this mltrail (head {head}); "
+            "upgrade mltrail"
+        )
+
+
+def ensure_schema(engine: Engine) -> str:
+    """Create or upgrade the schema to head (see the module docstring); returns the revision."""
+    head = head_revision()
+    try:
+        if current_revision(engine) == head:
+            return head
+        with _migration_lock(engine) as conn:
+            revision = _current(conn)
+            if revision != head:
+                _check_known(conn, revision)
+                command.upgrade(alembic_config(conn), "head")
+        return head
+    except SchemaMismatch:
+        raise
+    except Exception as exc:
+        from mltrail.store.sql.engine import is_unreachable, unavailable
+
+        if is_unreachable(exc):
+            raise unavailable(exc) from exc
+        raise
+
+
+def upgrade(uri: str) -> str:
+    """Migrate the database at ``uri`` to the newest revision (``mltrail db upgrade``)."""
+    engine = create_engine_for(uri)
+    try:
+        return ensure_schema(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    dialect = engine.dialect.name
+    with engine.connect() as conn:
+        if dialect == "sqlite":
+            conn.execution_options(mltrail_write=True)
+            with conn.begin():
+                yield conn
+        elif dialect == "postgresql":
+            with conn.begin():
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                yield conn
+        elif dialect in ("mysql", "mariadb"):
+            got = conn.execute(
+                text("SELECT GET_LOCK(:n, :t)"), {"n": _LOCK_NAME, "t": _MYSQL_LOCK_TIMEOUT_S}
+            ).scalar()
+            conn.commit()
+            if got != 1:
+                raise TemporarilyUnavailable("Timed out waiting for another schema migration")
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": _LOCK_NAME})
+                conn.commit()
+        else:  # pragma: no cover - create_engine_for refuses other databases
+            with conn.begin():
+                yield conn
