@@ -1,3 +1,127 @@
-"""mltrail: an open experiment tracker for machine-learning teams."""
+"""mltrail: an open experiment tracker for machine-learning teams.
+
+The module-level functions are the fluent API (names and behaviour follow ``mlflow``'s);
+:class:`TrackingClient` is the explicit client. Importing mltrail loads neither pandas,
+NumPy nor SQLAlchemy: they are imported when a function needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from mltrail.client.fluent import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    delete_experiment,
+    delete_run,
+    delete_tag,
+    end_run,
+    flush,
+    get_artifact_uri,
+    get_experiment,
+    get_experiment_by_name,
+    get_run,
+    get_tracking_uri,
+    is_tracking_uri_set,
+    last_active_run,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_image,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_experiments,
+    search_runs,
+    set_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
+    set_synchronous,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+from mltrail.client.tracking_client import TrackingClient
+from mltrail.entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from mltrail.errors import MltrailError
 
 __version__ = "0.1.0"
+
+# Model flavours live in mltrail.models; ``mltrail.sklearn`` and ``mltrail.pyfunc`` load them on use.
+_LAZY_SUBMODULES = {"sklearn": "mltrail.models.sklearn", "pyfunc": "mltrail.models.pyfunc"}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY_SUBMODULES.get(name)
+    if target is None:
+        raise AttributeError(f"module 'mltrail' has no attribute {name!r}")
+    module = importlib.import_module(target)
+    globals()[name] = module
+    return module
+
+
+__all__ = [
+    "ActiveRun",
+    "Experiment",
+    "FileInfo",
+    "Metric",
+    "MltrailError",
+    "Param",
+    "Run",
+    "RunInfo",
+    "RunStatus",
+    "RunTag",
+    "TrackingClient",
+    "ViewType",
+    "__version__",
+    "active_run",
+    "create_experiment",
+    "delete_experiment",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "flush",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_run",
+    "get_tracking_uri",
+    "is_tracking_uri_set",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "set_synchronous",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

