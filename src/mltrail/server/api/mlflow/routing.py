@@ -38,8 +38,8 @@ Rules:
 * Raise errors from :mod:`mltrail.errors`; they are answered as
   ``{"error_code": ..., "message": ...}`` with the error's status. ``INVALID_STATE`` is
   answered as ``INVALID_PARAMETER_VALUE`` (400), which is what MLflow sends for writes to a
-  deleted run or experiment. Unexpected exceptions become a 500 ``INTERNAL_ERROR`` without
-  a traceback in the body.
+  deleted run or experiment. Other exceptions go to the app's handlers (a lost database is a
+  503, anything else a 500 ``INTERNAL_ERROR`` without a traceback in the body).
 * ``access`` is the authorization rule of the route, ``"<resource>:<level>"`` (resources
   ``experiment``, ``run``, ``logged_model``, ``registered_model``, ``artifact``; levels
   ``read``, ``edit``, ``delete``, ``manage``, ``create``) or ``"public"``. It is required and
@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -69,8 +68,6 @@ from mltrail.errors import InvalidParameterValue, MltrailError, TemporarilyUnava
 
 if TYPE_CHECKING:
     from mltrail.tracking_api import TrackingAPI
-
-log = logging.getLogger(__name__)
 
 API_ACCESS_KEY = "x-mltrail-access"
 HandlerResult = dict[str, Any] | Response
@@ -396,11 +393,6 @@ def _endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
                 result = await run_in_threadpool(spec.handler, call)
         except MltrailError as error:
             return error_response(error)
-        except Exception:
-            log.exception("unexpected error in %s %s", request.method, request.url.path)
-            return json_response(
-                {"error_code": "INTERNAL_ERROR", "message": "Internal server error"}, status=500
-            )
         if isinstance(result, Response):
             return result
         return json_response(result)

@@ -1,0 +1,231 @@
+"""MLflow logging and metric-history routes (``/mlflow/runs/log-*``, ``/mlflow/metrics/...``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mltrail.entities import Metric, Param, RunTag
+from mltrail.errors import InvalidParameterValue
+from mltrail.server.api.mlflow import codec
+from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
+from mltrail.server.api.mlflow.runs import INPUTS_TAG, OUTPUTS_TAG, run_id_of, stored_json
+
+_router = MlflowRouter()
+
+# MLflow's protocol limits (the native API allows far larger batches).
+MAX_BATCH_METRICS = 1000
+MAX_BATCH_PARAMS = 100
+MAX_BATCH_TAGS = 100
+MAX_BATCH_ENTITIES = 1000
+HISTORY_PAGE_MAX = 25_000
+BULK_MAX_RUNS = 100
+BULK_MAX_RESULTS = 2500
+# Run tag values are limited to this many characters by the service.
+IO_TAG_BUDGET = 8000
+
+
+def router() -> MlflowRouter:
+    return _router
+
+
+def _metric(args: Args) -> Metric:
+    return Metric(
+        key=args.required_string("key"),
+        value=args.required_double("value"),
+        timestamp=args.required_integer("timestamp"),
+        step=args.integer("step", 0),
+    )
+
+
+def _check_limit(kind: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise InvalidParameterValue(
+            f"A batch logging request can contain at most {limit} {kind}. Got {count} {kind}. "
+            f"Please split up {kind} across multiple requests and try again."
+        )
+
+
+@_router.rpc("POST", "/mlflow/runs/log-metric", access="run:edit")
+def log_metric(call: Call) -> dict[str, Any]:
+    call.tracking.log_batch(run_id_of(call.args), metrics=[_metric(call.args)])
+    return {}
+
+
+@_router.rpc("POST", "/mlflow/runs/log-batch", access="run:edit")
+def log_batch(call: Call) -> dict[str, Any]:
+    args = call.args
+    run_id = args.required_string("run_id")
+    metric_args = args.messages("metrics")
+    param_args = args.messages("params")
+    tag_args = args.messages("tags")
+    _check_limit("metrics", len(metric_args), MAX_BATCH_METRICS)
+    _check_limit("params", len(param_args), MAX_BATCH_PARAMS)
+    _check_limit("tags", len(tag_args), MAX_BATCH_TAGS)
+    total = len(metric_args) + len(param_args) + len(tag_args)
+    if total > MAX_BATCH_ENTITIES:
+        raise InvalidParameterValue(
+            f"A batch logging request can contain at most {MAX_BATCH_ENTITIES} metrics, params "
+            f"and tags in total. Got {total}. Please split up the batch and try again."
+        )
+    call.tracking.log_batch(
+        run_id,
+        metrics=[_metric(m) for m in metric_args],
+        params=[Param(p.required_string("key"), p.string("value")) for p in param_args],
+        tags=[RunTag(t.required_string("key"), t.string("value")) for t in tag_args],
+    )
+    return {}
+
+
+@_router.rpc("POST", "/mlflow/runs/log-parameter", access="run:edit")
+def log_param(call: Call) -> dict[str, Any]:
+    args = call.args
+    param = Param(args.required_string("key"), args.string("value"))
+    call.tracking.log_batch(run_id_of(args), params=[param])
+    return {}
+
+
+@_router.rpc("POST", "/mlflow/runs/set-tag", access="run:edit")
+def set_tag(call: Call) -> dict[str, Any]:
+    args = call.args
+    tag = RunTag(args.required_string("key"), args.string("value"))
+    call.tracking.log_batch(run_id_of(args), tags=[tag])
+    return {}
+
+
+@_router.rpc("POST", "/mlflow/runs/delete-tag", access="run:edit")
+def delete_tag(call: Call) -> dict[str, Any]:
+    args = call.args
+    call.tracking.delete_tag(run_id_of(args), key=args.required_string("key"))
+    return {}
+
+
+def _dataset_entry(item: Args) -> dict[str, Any]:
+    dataset = item.message("dataset")
+    if dataset is None:
+        raise InvalidParameterValue(
+            "Missing value for required parameter 'datasets[].dataset'. "
+            "See the API docs for more information about request parameters."
+        )
+    entry: dict[str, Any] = {
+        k: dataset.required_string(k) for k in ("name", "digest", "source_type", "source")
+    }
+    for optional in ("schema", "profile"):
+        value = dataset.optional_string(optional)
+        if value:
+            entry[optional] = value
+    entry["tags"] = {t.required_string("key"): t.string("value") for t in item.messages("tags")}
+    return entry
+
+
+def _fit_budget(value: dict[str, Any], *, what: str) -> str:
+    """JSON of ``value`` within the run-tag size, dropping bulky dataset fields if needed."""
+    text = json.dumps(value, separators=(",", ":"))
+    for bulky in ("profile", "schema"):
+        if len(text) <= IO_TAG_BUDGET:
+            break
+        for entry in value.get("datasets", []):
+            entry.pop(bulky, None)
+        text = json.dumps(value, separators=(",", ":"))
+    if len(text) > IO_TAG_BUDGET:
+        raise InvalidParameterValue(
+            f"Too many {what} recorded for this run: their description exceeds "
+            f"{IO_TAG_BUDGET} characters."
+        )
+    return text
+
+
+@_router.rpc("POST", "/mlflow/runs/log-inputs", access="run:edit")
+def log_inputs(call: Call) -> dict[str, Any]:
+    args = call.args
+    run_id = args.required_string("run_id")
+    new_datasets = [_dataset_entry(item) for item in args.messages("datasets")]
+    new_models = [m.required_string("model_id") for m in args.messages("models")]
+    run = call.tracking.get_run(run_id)
+    stored = stored_json(run, INPUTS_TAG)
+    datasets: list[dict[str, Any]] = list(stored.get("datasets", []))
+    for entry in new_datasets:
+        # One entry per (name, digest, context), like MLflow's inputs table.
+        same = [
+            d
+            for d in datasets
+            if (d.get("name"), d.get("digest"), d.get("tags"))
+            == (entry["name"], entry["digest"], entry["tags"])
+        ]
+        if not same:
+            datasets.append(entry)
+    models: list[str] = list(stored.get("models", []))
+    models.extend(m for m in new_models if m not in models)
+    if datasets == stored.get("datasets", []) and models == stored.get("models", []):
+        call.tracking.log_batch(run_id)  # still reports a missing or deleted run
+        return {}
+    value = _fit_budget({"datasets": datasets, "models": models}, what="inputs")
+    call.tracking.log_batch(run_id, tags=[RunTag(INPUTS_TAG, value)])
+    return {}
+
+
+@_router.rpc("POST", "/mlflow/runs/outputs", access="run:edit")
+def log_outputs(call: Call) -> dict[str, Any]:
+    args = call.args
+    run_id = args.required_string("run_id")
+    new = [
+        {"model_id": m.required_string("model_id"), "step": m.integer("step", 0)}
+        for m in args.messages("models")
+    ]
+    run = call.tracking.get_run(run_id)
+    models: list[dict[str, Any]] = list(stored_json(run, OUTPUTS_TAG).get("models", []))
+    models.extend(m for m in new if m not in models)
+    value = _fit_budget({"models": models}, what="outputs")
+    call.tracking.log_batch(run_id, tags=[RunTag(OUTPUTS_TAG, value)])
+    return {}
+
+
+@_router.rpc("GET", "/mlflow/metrics/get-history", access="run:read")
+def get_metric_history(call: Call) -> dict[str, Any]:
+    args = call.args
+    requested = args.integer("max_results", HISTORY_PAGE_MAX)
+    if requested < 1:
+        raise InvalidParameterValue(
+            f"Invalid value {requested} for parameter 'max_results' supplied. It must be positive."
+        )
+    page = call.tracking.get_metric_history(
+        run_id_of(args),
+        key=args.required_string("metric_key"),
+        max_results=min(requested, HISTORY_PAGE_MAX),
+        page_token=args.optional_string("page_token") or None,
+    )
+    return codec.paged("metrics", [codec.metric(m) for m in page], page.token)
+
+
+@_router.rpc("GET", "/mlflow/metrics/get-history-bulk-interval", access="run:read")
+def get_metric_history_bulk_interval(call: Call) -> dict[str, Any]:
+    args = call.args
+    run_ids = args.string_list("run_ids")
+    if not run_ids:
+        raise InvalidParameterValue("GetMetricHistoryBulkInterval request must specify run_ids.")
+    if len(run_ids) > BULK_MAX_RUNS:
+        raise InvalidParameterValue(
+            f"GetMetricHistoryBulkInterval request cannot specify more than {BULK_MAX_RUNS} "
+            f"run_ids. Received {len(run_ids)} run_ids."
+        )
+    key = args.required_string("metric_key")
+    start_step = args.optional_integer("start_step")
+    end_step = args.optional_integer("end_step")
+    if (start_step is None) != (end_step is None):
+        raise InvalidParameterValue(
+            "If either start step or end step are specified, both must be specified."
+        )
+    if start_step is not None and end_step is not None and end_step < start_step:
+        raise InvalidParameterValue("end_step must be greater than start_step.")
+    max_results = args.integer("max_results", BULK_MAX_RESULTS)
+    if not 1 <= max_results <= BULK_MAX_RESULTS:
+        raise InvalidParameterValue(
+            f"max_results must be between 1 and {BULK_MAX_RESULTS}; got {max_results}."
+        )
+    out: list[dict[str, Any]] = []
+    for run_id in run_ids:
+        points = call.tracking.get_metric_history_sampled(
+            run_id, key=key, max_points=max_results, start_step=start_step, end_step=end_step
+        )
+        out.extend(codec.metric(m, run_id=run_id) for m in points)
+    return codec.compact({"metrics": out})
