@@ -1,0 +1,267 @@
+"""The scikit-learn flavor: save, log and load estimators and pipelines.
+
+Models are serialised with skops by default; pickle only on request, since unpickling a file
+can run arbitrary code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import pickle
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mltrail.artifacts.paths import safe_join, safe_relpath
+from mltrail.errors import (
+    ConfigurationError,
+    InvalidParameterValue,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
+from mltrail.models.env import pinned, write_environment
+from mltrail.models.input_example import save_input_example
+from mltrail.models.model import Model, ModelInfo
+from mltrail.models.signature import ModelSignature, as_frame_or_array, infer_schema
+
+FLAVOR_NAME = "sklearn"
+SERIALIZATION_FORMATS = ("skops", "pickle")
+_MODEL_FILES = {"skops": "model.skops", "pickle": "model.pkl"}
+_PICKLE_FORMATS = ("pickle", "cloudpickle")
+
+# skops refuses types it does not know to be harmless. These are the ones standard estimators
+# carry (trees, boosting predictors, neighbours, optimisers); all are scikit-learn's own or numpy
+# dtypes, which skops rebuilds without running code from the file. Tree arrays are not bounds
+# checked by scikit-learn, so a crafted file could crash predict: they are trusted because model
+# files come from the user's own tracking server.
+_TRUSTED_PREFIXES = ("sklearn.",)
+_TRUSTED_EXACT = frozenset({"numpy.dtype"})
+
+
+def _import_sklearn() -> ModuleType:
+    try:
+        return importlib.import_module("sklearn")
+    except ImportError as exc:
+        raise ConfigurationError(
+            "scikit-learn is not installed; install it with: pip install 'mltrail[sklearn]'"
+        ) from exc
+
+
+def _import_skops() -> ModuleType:
+    try:
+        return importlib.import_module("skops.io")
+    except ImportError as exc:
+        raise ConfigurationError(
+            "skops is not installed (needed for skops-serialised models); "
+            "install it with: pip install 'mltrail[sklearn]'"
+        ) from exc
+
+
+def save_model(
+    sk_model: Any,
+    path: str | Path,
+    *,
+    serialization_format: str = "skops",
+    signature: ModelSignature | None = None,
+    input_example: Any = None,
+) -> Model:
+    """Write ``sk_model`` as a model folder at ``path`` (which must not exist or be empty)."""
+    sklearn = _import_sklearn()
+    if serialization_format not in SERIALIZATION_FORMATS:
+        raise InvalidParameterValue(
+            f"Unknown serialization_format {serialization_format!r}; use one of {list(SERIALIZATION_FORMATS)}"
+        )
+    if not hasattr(sk_model, "predict"):
+        raise InvalidParameterValue(f"{type(sk_model).__name__} has no predict method")
+    model_dir = Path(path)
+    if model_dir.exists() and (not model_dir.is_dir() or any(model_dir.iterdir())):
+        raise ResourceAlreadyExists(f"Path {str(model_dir)!r} already exists and is not empty")
+    model_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_model_dir(
+            sklearn, sk_model, model_dir, serialization_format, signature, input_example
+        )
+    except BaseException:
+        shutil.rmtree(model_dir, ignore_errors=True)
+        raise
+
+
+def _write_model_dir(
+    sklearn: ModuleType,
+    sk_model: Any,
+    model_dir: Path,
+    serialization_format: str,
+    signature: ModelSignature | None,
+    input_example: Any,
+) -> Model:
+    file_name = _MODEL_FILES[serialization_format]
+    if serialization_format == "skops":
+        _import_skops().dump(sk_model, model_dir / file_name)
+    else:
+        with open(model_dir / file_name, "wb") as fh:
+            pickle.dump(sk_model, fh, protocol=pickle.DEFAULT_PROTOCOL)
+    meta = Model()
+    if input_example is not None:
+        meta.saved_input_example_info = save_input_example(model_dir, input_example)
+        if signature is None:
+            example = as_frame_or_array(input_example)
+            signature = ModelSignature(
+                inputs=infer_schema(example), outputs=infer_schema(sk_model.predict(example))
+            )
+    meta.signature = signature
+    meta.add_flavor(
+        "python_function",
+        loader_module="mltrail.models.sklearn",
+        model_path=file_name,
+        predict_fn="predict",
+        env={"virtualenv": "python_env.yaml"},
+    )
+    meta.add_flavor(
+        FLAVOR_NAME,
+        pickled_model=file_name,
+        sklearn_version=sklearn.__version__,
+        serialization_format=serialization_format,
+        code=None,
+    )
+    meta.save(model_dir)
+    deps = [
+        "scikit-learn",
+        *(["skops"] if serialization_format == "skops" else []),
+        "numpy",
+        "pandas",
+    ]
+    write_environment(model_dir, requirements=pinned(deps))
+    return meta
+
+
+def _load_estimator(model_dir: Path, meta: Model, trusted_types: Sequence[str] | None) -> Any:
+    _import_sklearn()
+    conf = meta.flavors.get(FLAVOR_NAME)
+    if not isinstance(conf, dict):
+        raise InvalidParameterValue(f"Model at {str(model_dir)!r} has no {FLAVOR_NAME} flavor")
+    fmt = str(conf.get("serialization_format", "pickle"))
+    # The file name comes from the MLmodel file, which is as untrusted as any other input.
+    file_path = safe_join(model_dir, safe_relpath(str(conf.get("pickled_model", ""))))
+    if not file_path.is_file():
+        raise ResourceDoesNotExist(
+            f"Model file {file_path.name!r} is missing from {str(model_dir)!r}"
+        )
+    if fmt == "skops":
+        return _load_skops(file_path, trusted_types)
+    if fmt in _PICKLE_FORMATS:
+        warnings.warn(
+            f"Loading {file_path.name!r} with pickle: unpickling can execute arbitrary code. "
+            "Only load models from sources you trust; save with serialization_format='skops' to avoid this.",
+            UserWarning,
+            stacklevel=3,
+        )
+        with open(file_path, "rb") as fh:
+            return pickle.load(fh)
+    raise InvalidParameterValue(f"Unknown serialization_format {fmt!r} in MLmodel")
+
+
+def _load_skops(file_path: Path, trusted_types: Sequence[str] | None) -> Any:
+    sio = _import_skops()
+    extra = set(trusted_types or ())
+    untrusted = sio.get_untrusted_types(file=file_path)
+    refused = [
+        t
+        for t in untrusted
+        if t not in extra and t not in _TRUSTED_EXACT and not t.startswith(_TRUSTED_PREFIXES)
+    ]
+    if refused:
+        raise InvalidParameterValue(
+            f"Refusing to load {file_path.name!r}: it contains types that are not known to be safe: "
+            f"{refused}. If you trust where this model comes from, pass trusted_types={refused!r}"
+        )
+    return sio.load(file_path, trusted=list(untrusted))
+
+
+def load_model(model_uri: str | Path, *, trusted_types: Sequence[str] | None = None) -> Any:
+    """The scikit-learn estimator saved at ``model_uri`` (path, ``file://`` or ``runs:/``)."""
+    from mltrail.models.uri import resolve_model_uri
+
+    model_dir = resolve_model_uri(model_uri)
+    return _load_estimator(model_dir, Model.load(model_dir), trusted_types)
+
+
+class _SklearnPredictor:
+    def __init__(self, raw_model: Any) -> None:
+        self.raw_model = raw_model
+
+    def predict(self, data: Any) -> Any:
+        return self.raw_model.predict(data)
+
+
+def _load_pyfunc(
+    model_dir: Path, *, metadata: Model, trusted_types: Sequence[str] | None = None
+) -> _SklearnPredictor:
+    """Entry point named by ``loader_module`` in the python_function flavor."""
+    return _SklearnPredictor(_load_estimator(model_dir, metadata, trusted_types))
+
+
+def log_model(
+    sk_model: Any,
+    name: str,
+    *,
+    input_example: Any = None,
+    signature: ModelSignature | None = None,
+    serialization_format: str = "skops",
+    registered_model_name: str | None = None,
+) -> ModelInfo:
+    """Save ``sk_model`` and upload it as artifacts of the active run (started if there is none)."""
+    artifact_path = safe_relpath(name) if isinstance(name, str) else ""
+    if not artifact_path:
+        raise InvalidParameterValue("log_model needs a non-empty name for the model's folder")
+    from mltrail.client import fluent
+    from mltrail.client.tracking_client import TrackingClient
+
+    run = fluent.active_run() or fluent.start_run()
+    run_id = run.info.run_id
+    with tempfile.TemporaryDirectory(prefix="mltrail-model-") as tmp:
+        local = Path(tmp) / "model"
+        meta = save_model(
+            sk_model,
+            local,
+            serialization_format=serialization_format,
+            signature=signature,
+            input_example=input_example,
+        )
+        meta.run_id = run_id
+        meta.artifact_path = artifact_path
+        meta.save(local)
+        client = TrackingClient()
+        client.log_artifacts(run_id, str(local), artifact_path=artifact_path)
+    model_uri = f"runs:/{run_id}/{artifact_path}"
+    version = _register(client, registered_model_name, model_uri, run_id)
+    return ModelInfo(
+        model_uri=model_uri,
+        artifact_path=artifact_path,
+        run_id=run_id,
+        flavors=meta.flavors,
+        signature=meta.signature,
+        model_uuid=meta.model_uuid,
+        utc_time_created=meta.utc_time_created,
+        registered_model_version=version,
+    )
+
+
+def _register(client: Any, name: str | None, model_uri: str, run_id: str) -> int | None:
+    if name is None:
+        return None
+    create_version = getattr(client, "create_model_version", None)
+    if create_version is None:
+        raise ConfigurationError(
+            "This tracking client has no model registry; cannot register the model"
+        )
+    create_model = getattr(client, "create_registered_model", None)
+    if create_model is not None:
+        with contextlib.suppress(ResourceAlreadyExists):
+            create_model(name)
+    version = create_version(name, source=model_uri, run_id=run_id)
+    return int(version.version)
