@@ -41,7 +41,8 @@ metadata = MetaData(
 # MySQL's BLOB stops at 64 KB; a chunk can be several MB.
 Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 # Double precision everywhere (MySQL's FLOAT is single precision).
-Double = Float(precision=53).with_variant(mysql.DOUBLE(), "mysql", "mariadb")
+# asdecimal=False: MySQL DOUBLE otherwise reads back as a Decimal rounded to 10 places.
+Double = Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
 # value_kind codes for summary columns

@@ -17,7 +17,7 @@ depends_on = None
 
 # Frozen copies of the column types in mltrail.store.schema at this revision.
 Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
-Double = sa.Float(precision=53).with_variant(mysql.DOUBLE(), "mysql", "mariadb")
+Double = sa.Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 ChunkId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
