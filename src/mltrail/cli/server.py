@@ -1,0 +1,143 @@
+"""``mltrail server`` (a tracking server for a team) and ``mltrail ui`` (local, loopback only).
+
+Every option also comes from its ``MLTRAIL_*`` variable; an option given on the command
+line wins. Heavy modules are imported inside the commands so that help stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _csv(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _common_options(func: F) -> F:
+    options = [
+        click.option("--port", type=int, default=None, help="Port to listen on. [default: 5000]"),
+        click.option(
+            "--backend-store-uri",
+            metavar="URI",
+            default=None,
+            help="Where runs are stored: a folder, file:, sqlite:///x.db, postgresql://, "
+            "mysql://. [default: the folder ./mltrail]",
+        ),
+        click.option(
+            "--static-prefix",
+            default=None,
+            help="Serve every route under this path prefix (starts with '/', no trailing '/').",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run(**overrides: Any) -> None:
+    from mltrail.config import load_settings
+    from mltrail.server.runner import serve
+
+    serve(load_settings(**overrides))
+
+
+@click.command("server")
+@_common_options
+@click.option(
+    "--default-artifact-root",
+    metavar="URI",
+    default=None,
+    help="Artifact root of new experiments when artifacts are not served "
+    "(a folder or an fsspec URL such as s3://bucket/path).",
+)
+@click.option(
+    "--artifacts-destination",
+    metavar="URI",
+    default=None,
+    help="Where served artifacts are stored. [default: ./mltrail/artifacts for the folder "
+    "store, else ./mlartifacts]",
+)
+@click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=None,
+    help="Proxy artifact uploads and downloads through the server. [default: on]",
+)
+@click.option("--host", default=None, help="Interface to listen on. [default: 127.0.0.1]")
+@click.option("--workers", type=int, default=None, help="Worker processes. [default: 1]")
+@click.option(
+    "--ssl-certfile", type=click.Path(dir_okay=False), default=None, help="TLS certificate (PEM)."
+)
+@click.option(
+    "--ssl-keyfile", type=click.Path(dir_okay=False), default=None, help="TLS private key (PEM)."
+)
+@click.option(
+    "--allowed-hosts",
+    default=None,
+    help="Comma-separated Host header values to accept (e.g. tracking.example.com,*.corp); "
+    "default: any.",
+)
+@click.option(
+    "--cors-allowed-origins",
+    default=None,
+    help="Comma-separated origins allowed to call the API from a browser (no wildcard).",
+)
+def server_command(
+    port: int | None,
+    backend_store_uri: str | None,
+    static_prefix: str | None,
+    default_artifact_root: str | None,
+    artifacts_destination: str | None,
+    serve_artifacts: bool | None,
+    host: str | None,
+    workers: int | None,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    allowed_hosts: str | None,
+    cors_allowed_origins: str | None,
+) -> None:
+    """Run the tracking server (native API, MLflow REST API, artifact proxy)."""
+    _run(
+        port=port,
+        backend_store_uri=backend_store_uri,
+        static_prefix=static_prefix,
+        default_artifact_root=default_artifact_root,
+        artifacts_destination=artifacts_destination,
+        serve_artifacts=serve_artifacts,
+        host=host,
+        workers=workers,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        allowed_hosts=_csv(allowed_hosts),
+        cors_allowed_origins=_csv(cors_allowed_origins),
+    )
+
+
+@click.command("ui")
+@_common_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="A loopback address.")
+def ui_command(
+    port: int | None, backend_store_uri: str | None, static_prefix: str | None, host: str
+) -> None:
+    """Open the web UI on a local store (listens on loopback only)."""
+    from mltrail.errors import ConfigurationError
+    from mltrail.server.runner import is_loopback
+
+    if not is_loopback(host):
+        raise ConfigurationError(
+            f"mltrail ui serves only loopback addresses, not {host!r}; "
+            "use `mltrail server` to share a tracking server"
+        )
+    _run(
+        port=port,
+        backend_store_uri=backend_store_uri,
+        static_prefix=static_prefix,
+        host=host,
+        workers=1,
+    )

@@ -1,0 +1,159 @@
+"""The composition root: the one place that turns Settings into concrete stores and an app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+import mltrail
+from mltrail.config import Settings, load_settings
+from mltrail.errors import ConfigurationError
+from mltrail.server.api.v1 import PREFIX as V1_PREFIX
+from mltrail.server.api.v1 import STREAMING_UPLOAD_PREFIXES, build_router
+from mltrail.server.api.v1.schemas import BatchIn
+from mltrail.server.errors import install_error_handlers
+from mltrail.server.middleware import BodyLimitMiddleware, HostAllowListMiddleware, PrefixMiddleware
+from mltrail.server.observability import MetricsMiddleware, install_observability
+from mltrail.server.services import Services
+
+PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
+# The MLflow adapter's artifact upload route streams too.
+MLFLOW_UPLOAD_PREFIXES = ("/api/2.0/mlflow-artifacts/artifacts/",)
+DEFAULT_SERVED_ARTIFACTS_DIR = "mlartifacts"
+
+
+def resolve_backend(settings: Settings) -> tuple[str, str, bool]:
+    """(database URI, the store's own artifact folder URI, whether it is a folder store).
+
+    The backend store URI takes the same forms as a tracking URI: a folder, ``file:``,
+    ``sqlite:///``, ``postgresql://``, ``mysql://``.
+    """
+    from mltrail.client.uris import parse_tracking_uri
+
+    uri = settings.backend_store_uri.strip() or str(Path.cwd() / "mltrail")
+    target = parse_tracking_uri(uri)
+    if target.kind != "sql":
+        raise ConfigurationError(
+            f"--backend-store-uri {uri!r} is a tracking server; the server needs a folder or a "
+            "database URI (sqlite:///, postgresql://, mysql://)"
+        )
+    is_folder = target.uri != target.db_uri
+    if is_folder:
+        Path(target.uri).mkdir(parents=True, exist_ok=True)
+    return target.db_uri, target.default_artifact_root, is_folder
+
+
+def build_services(settings: Settings) -> Services:
+    from mltrail.artifacts import open_artifact_store
+    from mltrail.service.artifacts import ArtifactService
+    from mltrail.service.tracking import TrackingService
+    from mltrail.store.sql import open_store
+
+    db_uri, own_artifacts, is_folder = resolve_backend(settings)
+    artifacts: ArtifactService | None = None
+    if settings.serve_artifacts:
+        destination = settings.artifacts_destination.strip() or (
+            own_artifacts if is_folder else str(Path.cwd() / DEFAULT_SERVED_ARTIFACTS_DIR)
+        )
+        artifacts = ArtifactService(destination=open_artifact_store(destination, settings=settings))
+        default_root = PROXY_ARTIFACT_ROOT
+    else:
+        default_root = settings.default_artifact_root.strip() or (
+            own_artifacts if is_folder else ""
+        )
+        if not default_root:
+            raise ConfigurationError(
+                "--default-artifact-root is required with --no-serve-artifacts and a database "
+                "backend store (where should clients write artifacts?)"
+            )
+    store = open_store(db_uri, default_artifact_root=default_root)
+    return Services(
+        settings=settings,
+        tracking=TrackingService(store=store),
+        artifacts=artifacts,
+        engine=store.engine,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings if settings is not None else load_settings()
+    services = build_services(settings)
+    app = FastAPI(
+        title="mltrail",
+        version=mltrail.__version__,
+        description="The mltrail tracking server: native JSON API under /api/v1.",
+        # The interactive docs pages load their scripts from a CDN; servers are often offline.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        openapi_url=f"{V1_PREFIX}/openapi.json",
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    recorder = install_observability(app)
+    app.include_router(build_router())
+    _install_mlflow_adapter(app)
+    _document_hand_parsed_bodies(app)
+
+    # Added innermost first: the prefix is stripped before anything else looks at the path.
+    if settings.cors_allowed_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        origins = [o for o in settings.cors_allowed_origins if o.strip()]
+        if "*" in origins:
+            raise ConfigurationError("A wildcard CORS origin is not allowed; list the origins")
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Range"],
+        )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        streaming_prefixes=STREAMING_UPLOAD_PREFIXES + MLFLOW_UPLOAD_PREFIXES,
+    )
+    if settings.allowed_hosts:
+        app.add_middleware(HostAllowListMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(MetricsMiddleware, metrics=recorder)
+    if settings.static_prefix:
+        app.add_middleware(PrefixMiddleware, prefix=validate_static_prefix(settings.static_prefix))
+    return app
+
+
+def validate_static_prefix(prefix: str) -> str:
+    if not prefix.startswith("/") or prefix.endswith("/") or "//" in prefix:
+        raise ConfigurationError(
+            f"--static-prefix {prefix!r} must start with '/' and not end with '/' (e.g. /mltrail)"
+        )
+    return prefix
+
+
+def _install_mlflow_adapter(app: FastAPI) -> None:
+    from mltrail.server.api import mlflow
+
+    mlflow.install(app)
+
+
+def _document_hand_parsed_bodies(app: FastAPI) -> None:
+    """Add the models of bodies parsed by hand (the batch route) to the OpenAPI schema."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        extra = BatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(extra.pop("$defs", {}))
+        components["BatchIn"] = extra
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for uvicorn worker processes: the settings come from ``MLTRAIL_*`` variables."""
+    return create_app(load_settings())

@@ -1,0 +1,151 @@
+"""Starting the server: socket, uvicorn (one process or several workers), TLS, shutdown.
+
+Multi-worker latency: uvicorn's own multi-process mode binds its listening socket with
+``socket.socket(family)``, whose ``proto`` is 0. asyncio only sets TCP_NODELAY on accepted
+sockets whose ``proto`` is ``IPPROTO_TCP``, so with several workers every response was
+subject to Nagle's algorithm, and a small response written in two parts (headers, then
+body) waited for the client's delayed ACK: about 40 ms per request on a kept-alive
+connection. We bind the socket ourselves with ``IPPROTO_TCP`` (the accepted sockets
+inherit it, in every worker), so asyncio turns Nagle off as it does for one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import logging
+import os
+import signal
+import socket
+from typing import Any
+
+from mltrail.config import ENV_PREFIX, Settings
+from mltrail.errors import ConfigurationError
+
+logger = logging.getLogger("mltrail.server")
+
+APP_FACTORY = "mltrail.server.app:create_app_from_environment"
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Also on the listener: Linux copies it to accepted sockets.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def settings_to_environment(settings: Settings) -> dict[str, str]:
+    """``MLTRAIL_*`` variables that reproduce ``settings`` in a worker process."""
+    env: dict[str, str] = {}
+    defaults = Settings()
+    for f in dataclasses.fields(Settings):
+        if f.name == "extra":
+            continue
+        value = getattr(settings, f.name)
+        if value == getattr(defaults, f.name):
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, tuple):
+            text = ",".join(value)
+        else:
+            text = str(value)
+        env[ENV_PREFIX + f.name.upper()] = text
+    return env
+
+
+def _check(settings: Settings) -> None:
+    if settings.workers < 1:
+        raise ConfigurationError(f"--workers must be at least 1 (got {settings.workers})")
+    if not 0 <= settings.port <= 65535:
+        raise ConfigurationError(f"--port must be between 0 and 65535 (got {settings.port})")
+    if bool(settings.ssl_certfile) != bool(settings.ssl_keyfile):
+        raise ConfigurationError("--ssl-certfile and --ssl-keyfile go together")
+    for path in (settings.ssl_certfile, settings.ssl_keyfile):
+        if path and not os.path.isfile(path):
+            raise ConfigurationError(f"TLS file {path!r} does not exist")
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "lifespan": "off",
+        "server_header": False,
+    }
+    if settings.ssl_certfile:
+        options["ssl_certfile"] = settings.ssl_certfile
+        options["ssl_keyfile"] = settings.ssl_keyfile
+    if settings.forwarded_allow_ips:
+        options["forwarded_allow_ips"] = list(settings.forwarded_allow_ips)
+    return options
+
+
+def serve(settings: Settings) -> None:
+    """Run the server until SIGTERM/SIGINT; returns after a graceful shutdown."""
+    import uvicorn
+
+    from mltrail.server.app import create_app, validate_static_prefix
+
+    _check(settings)
+    if settings.static_prefix:
+        validate_static_prefix(settings.static_prefix)
+    # Built here even with several workers: bad settings fail before anything listens, and
+    # the schema migration runs once, before the workers start.
+    app = create_app(settings)
+    sock = bind_socket(settings.host, settings.port)
+    scheme = "https" if settings.ssl_certfile else "http"
+    port = sock.getsockname()[1]
+    logger.info(
+        "mltrail server %s listening on %s://%s:%d%s (%d worker%s)",
+        _version(),
+        scheme,
+        settings.host,
+        port,
+        settings.static_prefix,
+        settings.workers,
+        "" if settings.workers == 1 else "s",
+    )
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with
+    # a handler of our own in place, that ends this function normally (exit status 0).
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        if settings.workers == 1:
+            config = uvicorn.Config(app, **_uvicorn_options(settings))
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            from uvicorn.supervisors import Multiprocess
+
+            app.state.services.engine.dispose()
+            os.environ.update(settings_to_environment(settings))
+            config = uvicorn.Config(APP_FACTORY, factory=True, **_uvicorn_options(settings))
+            Multiprocess(config, sockets=[sock]).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sock.close()
+
+
+def _version() -> str:
+    import mltrail
+
+    return mltrail.__version__

@@ -1,0 +1,34 @@
+"""What the route handlers work with: the services wired by :func:`mltrail.server.app.create_app`.
+
+Routers (the native API, the MLflow adapter, the UI) read ``request.app.state.services``
+and never build stores themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mltrail.config import Settings
+from mltrail.tracking_api import TrackingAPI
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from starlette.requests import HTTPConnection
+
+    from mltrail.service.artifacts import ArtifactService
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    tracking: TrackingAPI
+    # None when the server runs with --no-serve-artifacts.
+    artifacts: ArtifactService | None
+    engine: Engine
+
+
+def services_of(conn: HTTPConnection) -> Services:
+    """The services of the app serving ``conn`` (a request or a websocket)."""
+    services: Services = conn.app.state.services
+    return services
