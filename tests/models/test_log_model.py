@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.linear_model import LogisticRegression
+
+import mltrail.pyfunc
+import mltrail.sklearn
+from mltrail.client import fluent
+from mltrail.client.tracking_client import TrackingClient
+from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
+
+
+@pytest.fixture
+def tracking(tmp_path: Path) -> Iterator[str]:
+    fluent.reset_state()
+    uri = f"sqlite:///{tmp_path / 'track.db'}"
+    fluent.set_tracking_uri(uri)
+    yield uri
+    while fluent.active_run() is not None:
+        fluent.end_run()
+    fluent.reset_state()
+
+
+@pytest.fixture
+def model_and_data() -> tuple[LogisticRegression, pd.DataFrame]:
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"x1": rng.normal(size=40), "x2": rng.normal(size=40)})
+    return LogisticRegression().fit(X, (X["x1"] > 0).astype(int)), X
+
+
+def test_log_and_load_through_runs_uri(
+    tracking: str, tmp_path: Path, model_and_data: tuple[LogisticRegression, pd.DataFrame]
+) -> None:
+    model, X = model_and_data
+    with fluent.start_run() as run:
+        info = mltrail.sklearn.log_model(model, "model", input_example=X.head(3))
+    run_id = run.info.run_id
+    assert info.model_uri == f"runs:/{run_id}/model"
+    assert (info.run_id, info.artifact_path) == (run_id, "model")
+    assert set(info.flavors) == {"python_function", "sklearn"}
+    assert info.signature is not None and [s["name"] for s in info.signature.inputs] == ["x1", "x2"]
+
+    client = TrackingClient(tracking)
+    names = sorted(f.path for f in client.list_artifacts(run_id, "model"))
+    assert names == [
+        "model/MLmodel",
+        "model/input_example.json",
+        "model/model.skops",
+        "model/python_env.yaml",
+        "model/requirements.txt",
+    ]
+    local = Path(client.download_artifacts(run_id, "model/MLmodel", str(tmp_path / "dl")))
+    mlmodel = yaml.safe_load(local.read_text())
+    assert mlmodel["run_id"] == run_id and mlmodel["artifact_path"] == "model"
+
+    pyfunc = mltrail.pyfunc.load_model(info.model_uri)
+    np.testing.assert_array_equal(pyfunc.predict(X), model.predict(X))
+    assert pyfunc.metadata.run_id == run_id
+    estimator = mltrail.sklearn.load_model(f"runs:/{run_id}/model")
+    np.testing.assert_array_equal(estimator.predict(X), model.predict(X))
+
+
+def test_log_model_starts_a_run_when_none_is_active(
+    tracking: str, model_and_data: tuple[LogisticRegression, pd.DataFrame]
+) -> None:
+    model, X = model_and_data
+    assert fluent.active_run() is None
+    info = mltrail.sklearn.log_model(model, "nested/clf", serialization_format="pickle")
+    active = fluent.active_run()
+    assert active is not None and active.info.run_id == info.run_id
+    assert info.model_uri.endswith("/nested/clf")
+    with pytest.warns(UserWarning, match="arbitrary code"):
+        loaded = mltrail.pyfunc.load_model(info.model_uri)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("name", ["", "/", "../model", "a\\b", "%2e%2e"])
+def test_log_model_rejects_bad_names(
+    tracking: str, name: str, model_and_data: tuple[LogisticRegression, pd.DataFrame]
+) -> None:
+    with pytest.raises(InvalidParameterValue):
+        mltrail.sklearn.log_model(model_and_data[0], name)
+
+
+def test_load_missing_runs_uri(tracking: str) -> None:
+    with fluent.start_run() as run:
+        pass
+    with pytest.raises(ResourceDoesNotExist):
+        mltrail.pyfunc.load_model(f"runs:/{run.info.run_id}/nope")
+    with pytest.raises(ResourceDoesNotExist):
+        mltrail.pyfunc.load_model("runs:/0123456789abcdef/model")
+    with pytest.raises(InvalidParameterValue, match="Invalid path"):
+        mltrail.pyfunc.load_model(f"runs:/{run.info.run_id}/../x")
