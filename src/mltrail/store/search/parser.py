@@ -362,6 +362,10 @@ class _Parser:
                     f"found {token.describe()}",
                     token.start,
                 )
+        elif token.kind is Kind.COMMA:
+            raise self.error(
+                "an order_by entry holds one key; pass several keys as a list", token.start
+            )
         elif token.kind is not Kind.END:
             raise self.error(
                 f"expected ASC or DESC after {label!r}, found {token.describe()}", token.start
