@@ -9,10 +9,16 @@ Tokens come from the run-search lexer so that error positions look the same.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from mltrail.errors import MalformedFilter
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from mltrail.errors import InvalidParameterValue, MalformedFilter
+from mltrail.store.search import sql_ops
 from mltrail.store.search.lexer import Kind, Token, tokenize
 
 
@@ -274,3 +280,39 @@ def parse_order_by(
         seen.add(canonical)
         out.append(OrderField(FilterEntity.ATTRIBUTE, canonical, ascending))
     return out
+
+
+def string_condition(
+    column: ColumnElement[Any], op: str, value: FilterValue
+) -> ColumnElement[bool]:
+    """The SQL for one string comparison, case-sensitive on every database (but ILIKE)."""
+    if op in ("IN", "NOT IN"):
+        values = value if isinstance(value, tuple) else (str(value),)
+        cond = sql_ops.exact_in(column, values)
+        return sa.not_(cond) if op == "NOT IN" else cond
+    text = str(value)
+    if op == "=":
+        return sql_ops.exact_match(column, text)
+    if op == "!=":
+        return sa.not_(sql_ops.exact_match(column, text))
+    if op == "LIKE":
+        return sql_ops.CaseSensitiveLike(column, text)
+    if op == "ILIKE":
+        return sql_ops.case_insensitive_like(column, text)
+    raise InvalidParameterValue(f"comparator {op!r} cannot compare strings")
+
+
+def numeric_condition(
+    column: ColumnElement[Any], op: str, value: FilterValue
+) -> ColumnElement[bool]:
+    if isinstance(value, (tuple, str)):
+        raise InvalidParameterValue(f"expected a number, got {value!r}")
+    ops: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+        "=": operator.eq,
+        "!=": operator.ne,
+        "<": operator.lt,
+        "<=": operator.le,
+        ">": operator.gt,
+        ">=": operator.ge,
+    }
+    return ops[op](column, value)
