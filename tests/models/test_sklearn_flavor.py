@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import pickle
 import platform
+import sys
 import warnings
 from pathlib import Path
 
@@ -257,3 +258,19 @@ def test_hostile_mlmodel(tmp_path: Path) -> None:
     mlmodel.write_text("flavors: [unclosed")
     with pytest.raises(InvalidParameterValue, match="MLmodel"):
         mltrail.pyfunc.load_model(tmp_path / "m")
+
+
+def test_missing_optional_dependency_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = LinearRegression().fit(np.ones((3, 1)), [1, 2, 3])
+    mltrail.sklearn.save_model(model, tmp_path / "m")
+    # A None entry in sys.modules makes the import fail as if skops were not installed.
+    monkeypatch.setitem(sys.modules, "skops.io", None)
+    with pytest.raises(ConfigurationError, match=r"mltrail\[sklearn\]"):
+        mltrail.sklearn.save_model(model, tmp_path / "n")
+    with pytest.raises(ConfigurationError, match=r"mltrail\[sklearn\]"):
+        mltrail.sklearn.load_model(tmp_path / "m")
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(ConfigurationError, match="scikit-learn is not installed"):
+        mltrail.sklearn.save_model(model, tmp_path / "o", serialization_format="pickle")
