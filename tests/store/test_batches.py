@@ -54,3 +54,32 @@ def test_mixed_keys_in_one_batch(
     assert latest == {"a": 99.0, "b": 99.0, "c": 99.0}
     for key in ("a", "b", "c"):
         assert [m.step for m in service.get_metric_history(run_id, key=key)] == list(range(100))
+
+
+def test_concurrent_writers_lose_nothing(service: TrackingService, run_id: str) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            for i in range(15):
+                service.log_batch(
+                    run_id,
+                    metrics=[Metric("shared", float(i), i, worker * 100 + i)],
+                    tags=[RunTag(f"w{worker}", str(i))],
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    history = service.get_metric_history(run_id, key="shared")
+    assert len(history) == 60
+    assert len({m.step for m in history}) == 60
+    (summary,) = service.get_metric_summaries(run_id)
+    assert summary.count == 60 and summary.step == 314
