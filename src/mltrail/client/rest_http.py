@@ -1,0 +1,195 @@
+"""The HTTP session behind the REST backend: one pooled keep-alive connection set, timeouts,
+credentials, TLS, retries with exponential backoff and jitter, typed errors.
+
+Retried: connection failures, timeouts, 429 and 5xx (honouring Retry-After). Never retried:
+other 4xx, which would fail the same way again. Requests that change state are retried
+too, so callers that must not apply a change twice send an idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import httpx
+
+import mltrail
+from mltrail.config import Settings
+from mltrail.errors import ConfigurationError, ConnectionFailed, MltrailError, from_code
+
+BACKOFF_BASE_S = 0.1
+BACKOFF_MAX_S = 10.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 507})
+_TRANSPORT_ERRORS = (httpx.TransportError,)
+
+
+def _verify(settings: Settings) -> ssl.SSLContext | bool:
+    if settings.tracking_insecure_tls:
+        return False
+    if settings.tracking_server_cert_path:
+        try:
+            return ssl.create_default_context(cafile=settings.tracking_server_cert_path)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"Cannot read the CA bundle {settings.tracking_server_cert_path!r}: {exc}"
+            ) from exc
+    return True
+
+
+def _auth(settings: Settings) -> tuple[httpx.Auth | None, dict[str, str]]:
+    if settings.tracking_token:
+        return None, {"Authorization": f"Bearer {settings.tracking_token}"}
+    if settings.tracking_username or settings.tracking_password:
+        return httpx.BasicAuth(settings.tracking_username, settings.tracking_password), {}
+    return None, {}
+
+
+def error_from_response(response: httpx.Response) -> MltrailError:
+    """The typed error a server answer stands for."""
+    code = "INTERNAL_ERROR"
+    message = ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            code = str(body.get("error_code") or code)
+            message = str(body.get("message") or "")
+    except (ValueError, UnicodeDecodeError):
+        pass
+    if not message:
+        text = response.text.strip().splitlines()[0][:300] if response.text.strip() else ""
+        message = f"HTTP {response.status_code} from {response.request.url}" + (
+            f": {text}" if text else ""
+        )
+    return from_code(code, message, status=response.status_code)
+
+
+def backoff_delay(attempt: int, *, retry_after: str | None = None) -> float:
+    """Exponential backoff with full jitter; a server's Retry-After (seconds) is a floor."""
+    delay = random.uniform(0, min(BACKOFF_MAX_S, BACKOFF_BASE_S * (2**attempt)))
+    if retry_after:
+        with suppress(ValueError):
+            delay = max(delay, min(float(retry_after), 60.0))
+    return delay
+
+
+class HttpSession:
+    """Requests against one tracking server (``base_url`` without a trailing slash)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        settings: Settings,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max(0, settings.http_max_retries)
+        self._sleep = sleep
+        auth, headers = _auth(settings)
+        headers["User-Agent"] = f"mltrail/{mltrail.__version__}"
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(settings.http_timeout),
+            verify=_verify(settings),
+            auth=auth,
+            headers=headers,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _send(self, build: Callable[[], httpx.Request], *, stream: bool = False) -> httpx.Response:
+        attempt = 0
+        while True:
+            request = build()
+            try:
+                response = self.client.send(request, stream=stream)
+            except _TRANSPORT_ERRORS as exc:
+                if attempt >= self.max_retries:
+                    raise ConnectionFailed(
+                        f"Cannot reach the tracking server at {self.base_url} "
+                        f"({type(exc).__name__}: {exc}) after {attempt + 1} attempts"
+                    ) from exc
+                self._sleep(backoff_delay(attempt))
+                attempt += 1
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+                retry_after = response.headers.get("retry-after")
+                response.close()
+                self._sleep(backoff_delay(attempt, retry_after=retry_after))
+                attempt += 1
+                continue
+            if response.status_code >= 400:
+                if stream:
+                    response.read()
+                error = error_from_response(response)
+                response.close()
+                raise error
+            return response
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """A JSON request; returns the decoded JSON answer."""
+        body = content
+        all_headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body, separators=(",", ":"), allow_nan=False).encode()
+            all_headers["Content-Type"] = "application/json"
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+
+        def build() -> httpx.Request:
+            return self.client.build_request(
+                method, path, content=body, params=clean_params, headers=all_headers
+            )
+
+        response = self._send(build)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MltrailError(
+                f"The tracking server answered {method} {path} with something that is not JSON "
+                f"(is {self.base_url} an mltrail server?)"
+            ) from exc
+
+    def upload(self, path: str, *, open_body: Callable[[], Any], length: int | None = None) -> Any:
+        """PUT a body that ``open_body`` produces afresh for each attempt (a file, an iterator)."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+
+        def build() -> httpx.Request:
+            return self.client.build_request("PUT", path, content=open_body(), headers=headers)
+
+        return self._send(build).json()
+
+    @contextmanager
+    def download(
+        self, path: str, *, headers: Mapping[str, str] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A streaming GET (the connection is released when the block ends)."""
+
+        def build() -> httpx.Request:
+            return self.client.build_request("GET", path, headers=dict(headers or {}))
+
+        response = self._send(build, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
