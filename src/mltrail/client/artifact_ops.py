@@ -102,7 +102,8 @@ def list_files(store: ArtifactStore, path: str | None) -> list[FileInfo]:
 def download(
     store: ArtifactStore, path: str | None, dst_path: str | os.PathLike[str] | None
 ) -> str:
-    """Copy ``path`` (a file or folder, ``""`` for everything) to ``dst_path`` or a new temp dir."""
+    """Copy ``path`` (a file or folder, ``""`` for everything) under ``dst_path`` (default: a
+    new temporary folder), keeping its folders; returns the local path of ``path``."""
     rel = clean_path(path)
     dst = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="mltrail-"))
     dst.mkdir(parents=True, exist_ok=True)
@@ -112,4 +113,6 @@ def download(
         return str(dst.resolve())
     if not store.exists(rel):
         raise ResourceDoesNotExist(f"Artifact {rel!r} does not exist")
-    return str(store.download(rel, dst).resolve())
+    # Keep the artifact's folders, as MLflow does: "a/b" lands in dst/a/b.
+    parent = rel.rpartition("/")[0]
+    return str(store.download(rel, dst / parent if parent else dst).resolve())

@@ -42,6 +42,8 @@ PARAM = 1
 TAG = 2
 _MARKER = 3
 
+# MLflow's per-request limit for params and tags, which servers (ours included) enforce.
+MAX_PARAMS_TAGS_PER_BATCH = 100
 _TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests)
 _SEND_ATTEMPTS = 4
 _IDLE_WAIT = 0.05
@@ -179,8 +181,15 @@ class BatchQueue:
     def _send_pending(self, backend: TrackingAPI, run_id: str, batch: _Pending) -> None:
         params = [Param(k, v) for k, v in batch.params.items()]
         tags = [RunTag(k, v) for k, v in batch.tags.items()]
-        if params or tags:
-            self._send(backend, run_id, metrics=(), params=params, tags=tags)
+        size = MAX_PARAMS_TAGS_PER_BATCH
+        for start in range(0, max(len(params), len(tags)), size):
+            self._send(
+                backend,
+                run_id,
+                metrics=(),
+                params=params[start : start + size],
+                tags=tags[start : start + size],
+            )
         if batch.metrics:
             self._send(backend, run_id, metrics=batch.metrics, params=(), tags=())
 

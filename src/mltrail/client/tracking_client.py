@@ -210,19 +210,19 @@ class TrackingClient:
         tags: Iterable[RunTag] = (),
     ) -> None:
         """Log many values; long lists go in calls of ``batch_max_points`` items."""
-        from mltrail.client.batching import send_batch
+        from mltrail.client.batching import MAX_PARAMS_TAGS_PER_BATCH, send_batch
 
         size = max(1, self._settings.batch_max_points)
         metric_list, param_list, tag_list = list(metrics), list(params), list(tags)
-        # Params and tags go first (usually one call): they are few and small.
-        if len(param_list) + len(tag_list) <= size:
-            if param_list or tag_list:
-                send_batch(self._backend, run_id, params=param_list, tags=tag_list)
-        else:
-            for start in range(0, len(param_list), size):
-                send_batch(self._backend, run_id, params=param_list[start : start + size])
-            for start in range(0, len(tag_list), size):
-                send_batch(self._backend, run_id, tags=tag_list[start : start + size])
+        # Params and tags first, in calls of up to 100 of each (MLflow's per-request limit).
+        small = min(size, MAX_PARAMS_TAGS_PER_BATCH)
+        for start in range(0, max(len(param_list), len(tag_list)), small):
+            send_batch(
+                self._backend,
+                run_id,
+                params=param_list[start : start + small],
+                tags=tag_list[start : start + small],
+            )
         for start in range(0, len(metric_list), size):
             send_batch(self._backend, run_id, metrics=metric_list[start : start + size])
 
