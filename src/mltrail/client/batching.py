@@ -3,8 +3,8 @@
 The enqueue path is a single ``deque.append`` of a tuple (thread-safe without a lock in
 CPython). The sender thread groups items by (backend, run), sends params and tags in one
 ``log_batch`` call and metrics in calls of up to ``batch_max_points`` points, each call
-with an idempotency key that stays the same across retries of that call, so a retried
-batch is applied once.
+with an idempotency key of its own; the backend's retries of that call reuse the key, so
+a retried batch is applied once.
 
 ``flush()`` appends a marker and waits until the sender has passed it: every item queued
 before the flush has then been sent (or has failed). Failures are kept per run and raised,
@@ -19,7 +19,6 @@ import atexit
 import logging
 import os
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -45,7 +44,6 @@ _MARKER = 3
 # MLflow's per-request limit for params and tags, which servers (ours included) enforce.
 MAX_PARAMS_TAGS_PER_BATCH = 100
 _TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests)
-_SEND_ATTEMPTS = 4
 _IDLE_WAIT = 0.05
 
 
@@ -236,20 +234,14 @@ def send_batch(
     params: Sequence[Param] = (),
     tags: Sequence[RunTag] = (),
 ) -> None:
-    """One ``log_batch`` call, retried on transient errors with the same idempotency key."""
-    key = uuid.uuid4().hex
-    delay = 0.2
-    for attempt in range(_SEND_ATTEMPTS):
-        try:
-            backend.log_batch(
-                run_id, metrics=metrics, params=params, tags=tags, idempotency_key=key
-            )
-            return
-        except _TRANSIENT:
-            if attempt == _SEND_ATTEMPTS - 1:
-                raise
-            time.sleep(delay)
-            delay *= 2
+    """One ``log_batch`` call with a fresh idempotency key.
+
+    Backends own their retries (the SQL store retries locked writes, the REST backend
+    retries the network with this same key), so a transient error here is final.
+    """
+    backend.log_batch(
+        run_id, metrics=metrics, params=params, tags=tags, idempotency_key=uuid.uuid4().hex
+    )
 
 
 def _splittable(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> bool:
