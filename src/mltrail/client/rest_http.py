@@ -105,14 +105,21 @@ class HttpSession:
     def close(self) -> None:
         self.client.close()
 
-    def _send(self, build: Callable[[], httpx.Request], *, stream: bool = False) -> httpx.Response:
+    def _send(
+        self,
+        build: Callable[[], httpx.Request],
+        *,
+        stream: bool = False,
+        retries: int | None = None,
+    ) -> httpx.Response:
+        max_retries = self.max_retries if retries is None else retries
         attempt = 0
         while True:
             request = build()
             try:
                 response = self.client.send(request, stream=stream)
             except _TRANSPORT_ERRORS as exc:
-                if attempt >= self.max_retries:
+                if attempt >= max_retries:
                     raise ConnectionFailed(
                         f"Cannot reach the tracking server at {self.base_url} "
                         f"({type(exc).__name__}: {exc}) after {attempt + 1} attempts"
@@ -120,7 +127,7 @@ class HttpSession:
                 self._sleep(backoff_delay(attempt))
                 attempt += 1
                 continue
-            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+            if response.status_code in RETRY_STATUSES and attempt < max_retries:
                 retry_after = response.headers.get("retry-after")
                 response.close()
                 self._sleep(backoff_delay(attempt, retry_after=retry_after))
@@ -168,8 +175,18 @@ class HttpSession:
                 f"(is {self.base_url} an mltrail server?)"
             ) from exc
 
-    def upload(self, path: str, *, open_body: Callable[[], Any], length: int | None = None) -> Any:
-        """PUT a body that ``open_body`` produces afresh for each attempt (a file, an iterator)."""
+    def upload(
+        self,
+        path: str,
+        *,
+        open_body: Callable[[], Any],
+        length: int | None = None,
+        replayable: bool = True,
+    ) -> Any:
+        """PUT a body that ``open_body`` produces afresh for each attempt (a file, an iterator).
+
+        A body that cannot be produced again (a one-shot iterator) is sent once, no retry.
+        """
         headers = {"Content-Type": "application/octet-stream"}
         if length is not None:
             headers["Content-Length"] = str(length)
@@ -177,7 +194,7 @@ class HttpSession:
         def build() -> httpx.Request:
             return self.client.build_request("PUT", path, content=open_body(), headers=headers)
 
-        return self._send(build).json()
+        return self._send(build, retries=None if replayable else 0).json()
 
     @contextmanager
     def download(
