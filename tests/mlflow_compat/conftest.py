@@ -100,6 +100,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
     yield from start_server(tmp_path)
 
 
+@pytest.fixture
+def server_without_proxy(tmp_path: Path) -> Iterator[Server]:
+    """A server started with serve-artifacts off (clients write to the artifact root directly)."""
+    yield from start_server(tmp_path, serve_artifacts=False)
+
+
 @pytest.fixture(scope="session")
 def mlflow_python() -> Path:
     configured = os.environ.get("MLTRAIL_TEST_MLFLOW_PYTHON")

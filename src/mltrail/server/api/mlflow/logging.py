@@ -7,6 +7,7 @@ from typing import Any
 
 from mltrail.entities import Metric, Param, RunTag
 from mltrail.errors import InvalidParameterValue
+from mltrail.model_entities import LoggedModelMetric
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
 from mltrail.server.api.mlflow.runs import INPUTS_TAG, OUTPUTS_TAG, run_id_of, stored_json
@@ -19,6 +20,7 @@ MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_ENTITIES = 1000
 HISTORY_PAGE_MAX = 25_000
+SAME_STEP_POINTS = 100_000
 BULK_MAX_RUNS = 100
 BULK_MAX_RESULTS = 2500
 # Run tag values are limited to this many characters by the service.
@@ -38,6 +40,65 @@ def _metric(args: Args) -> Metric:
     )
 
 
+def _point(m: Metric) -> tuple[int, int, str]:
+    # repr() makes NaN equal to NaN, as MLflow's is_nan column does.
+    return (m.step, m.timestamp, repr(m.value))
+
+
+def _split_metrics(
+    call: Call, run_id: str, metric_args: list[Args]
+) -> tuple[list[Metric], dict[str, list[LoggedModelMetric]]]:
+    """The metrics to write on the run, and those to link to logged models (by model id).
+
+    mlflow's ``log_model`` re-sends the run's latest metrics with ``model_id`` set to link
+    them to the new model. MLflow keeps one row per identical point, so a re-sent point that
+    the run already holds is a link only, not a second point in the history.
+    """
+    plain: list[Metric] = []
+    links: dict[str, list[LoggedModelMetric]] = {}
+    known: dict[tuple[str, int], set[tuple[int, int, str]]] = {}
+    for args in metric_args:
+        metric = _metric(args)
+        model_id = args.optional_string("model_id")
+        if not model_id:
+            plain.append(metric)
+            continue
+        links.setdefault(model_id, []).append(
+            LoggedModelMetric(
+                key=metric.key,
+                value=metric.value,
+                timestamp=metric.timestamp,
+                step=metric.step,
+                run_id=run_id,
+                model_id=model_id,
+                dataset_name=args.optional_string("dataset_name") or None,
+                dataset_digest=args.optional_string("dataset_digest") or None,
+            )
+        )
+        slot = (metric.key, metric.step)
+        if slot not in known:
+            points = call.tracking.get_metric_history_sampled(
+                run_id,
+                key=metric.key,
+                max_points=SAME_STEP_POINTS,
+                start_step=metric.step,
+                end_step=metric.step,
+            )
+            known[slot] = {_point(p) for p in points}
+        if _point(metric) not in known[slot]:
+            known[slot].add(_point(metric))
+            plain.append(metric)
+    return plain, links
+
+
+def _link_model_metrics(call: Call, links: dict[str, list[LoggedModelMetric]]) -> None:
+    models = getattr(call.services, "logged_models", None)
+    if models is None:
+        return
+    for model_id, linked in links.items():
+        models.log_model_metrics(model_id, metrics=linked)
+
+
 def _check_limit(kind: str, count: int, limit: int) -> None:
     if count > limit:
         raise InvalidParameterValue(
@@ -48,7 +109,10 @@ def _check_limit(kind: str, count: int, limit: int) -> None:
 
 @_router.rpc("POST", "/mlflow/runs/log-metric", access="run:edit")
 def log_metric(call: Call) -> dict[str, Any]:
-    call.tracking.log_batch(run_id_of(call.args), metrics=[_metric(call.args)])
+    run_id = run_id_of(call.args)
+    metrics, links = _split_metrics(call, run_id, [call.args])
+    call.tracking.log_batch(run_id, metrics=metrics)
+    _link_model_metrics(call, links)
     return {}
 
 
@@ -68,12 +132,11 @@ def log_batch(call: Call) -> dict[str, Any]:
             f"A batch logging request can contain at most {MAX_BATCH_ENTITIES} metrics, params "
             f"and tags in total. Got {total}. Please split up the batch and try again."
         )
-    call.tracking.log_batch(
-        run_id,
-        metrics=[_metric(m) for m in metric_args],
-        params=[Param(p.required_string("key"), p.string("value")) for p in param_args],
-        tags=[RunTag(t.required_string("key"), t.string("value")) for t in tag_args],
-    )
+    params = [Param(p.required_string("key"), p.string("value")) for p in param_args]
+    tags = [RunTag(t.required_string("key"), t.string("value")) for t in tag_args]
+    metrics, links = _split_metrics(call, run_id, metric_args)
+    call.tracking.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+    _link_model_metrics(call, links)
     return {}
 
 
