@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Insert, Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from mltrail.entities import LifecycleStage, Run, RunData, RunInfo, RunStatus
 from mltrail.errors import (
@@ -17,6 +18,7 @@ from mltrail.errors import (
 from mltrail.store.schema import params, runs, tags
 from mltrail.store.sql import experiments as exps
 from mltrail.store.sql import metrics
+from mltrail.store.sql.engine import RetryableConflict
 
 RUN_NAME_TAG = "mlflow.runName"
 _IN_LIMIT = 500
@@ -42,6 +44,15 @@ def _info(row: Row[Any]) -> RunInfo:
         lifecycle_stage=row.lifecycle_stage,
         artifact_uri=row.artifact_uri,
     )
+
+
+def _insert_racing(conn: Connection, stmt: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows a concurrent transaction may insert first; if it does, start over."""
+    try:
+        with conn.begin_nested():
+            conn.execute(stmt, list(rows))
+    except IntegrityError as exc:
+        raise RetryableConflict(str(exc)) from exc
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
@@ -127,18 +138,22 @@ def create_run(
             f"The experiment {experiment_id} must be in the 'active' state. "
             f"Current state is {exp.lifecycle_stage}."
         )
-    conn.execute(
-        insert(runs).values(
-            run_id=run_id,
-            experiment_id=int(exp.experiment_id),
-            run_name=run_name,
-            user_id=user_id,
-            status=RunStatus.RUNNING.value,
-            start_time=start_time,
-            end_time=None,
-            lifecycle_stage=LifecycleStage.ACTIVE.value,
-            artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
-        )
+    _insert_racing(
+        conn,
+        insert(runs),
+        [
+            dict(
+                run_id=run_id,
+                experiment_id=int(exp.experiment_id),
+                run_name=run_name,
+                user_id=user_id,
+                status=RunStatus.RUNNING.value,
+                start_time=start_time,
+                end_time=None,
+                lifecycle_stage=LifecycleStage.ACTIVE.value,
+                artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
+            )
+        ],
     )
     all_tags = {**tag_values, RUN_NAME_TAG: run_name}
     conn.execute(
@@ -209,7 +224,7 @@ def insert_params(conn: Connection, run_id: str, new: Mapping[str, str]) -> None
             )
     rows = [{"run_id": run_id, "key": k, "value": v} for k, v in new.items() if k not in existing]
     if rows:
-        conn.execute(insert(params), rows)
+        _insert_racing(conn, insert(params), rows)
 
 
 def upsert_tags(
@@ -228,7 +243,7 @@ def upsert_tags(
         conn.execute(update(tags).where(_t.run_id == run_id, _t["key"] == key).values(value=value))
     rows = [{"run_id": run_id, "key": k, "value": v} for k, v in new.items() if k not in existing]
     if rows:
-        conn.execute(insert(tags), rows)
+        _insert_racing(conn, insert(tags), rows)
     name = new.get(RUN_NAME_TAG)
     if sync_name and name:
         conn.execute(update(runs).where(_r.run_id == run_id).values(run_name=name))
