@@ -138,3 +138,21 @@ class RegisteredModel:
     aliases: Mapping[str, int] = field(default_factory=dict)
     # newest version per stage
     latest_versions: tuple[ModelVersion, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatasetScope:
+    """Restricts logged-model metric filters and ordering to metrics of one dataset."""
+
+    name: str
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelOrder:
+    """One ``order_by`` entry of a logged-model search (MLflow sends objects, not strings)."""
+
+    field_name: str
+    ascending: bool = True
+    dataset_name: str | None = None
+    dataset_digest: str | None = None

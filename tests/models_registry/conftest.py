@@ -7,9 +7,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
+from mltrail.service.logged_models import LoggedModelService
+from mltrail.service.registry import RegistryService
+from mltrail.service.tracking import TrackingService
 from mltrail.store.schema import experiments
 from mltrail.store.sql.engine import create_engine_for
+from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.migrate import ensure_schema
+from mltrail.store.sql.registry import SqlRegistryStore
+from mltrail.store.sql.store import SqlTrackingStore
 
 
 @pytest.fixture
@@ -37,3 +43,16 @@ def experiment_id(engine: Engine) -> str:
         key = result.inserted_primary_key
         assert key is not None
         return str(key[0])
+
+
+@pytest.fixture
+def services(engine: Engine) -> tuple[LoggedModelService, RegistryService, TrackingService]:
+    """The real tracking, logged-model and registry services on one database."""
+    tracking = TrackingService(
+        store=SqlTrackingStore(engine, default_artifact_root="mlflow-artifacts:/")
+    )
+    logged = LoggedModelService(store=SqlLoggedModelStore(engine), tracking=tracking)
+    registry = RegistryService(
+        store=SqlRegistryStore(engine), tracking=tracking, logged_models=logged
+    )
+    return logged, registry, tracking

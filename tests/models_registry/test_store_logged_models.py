@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine
 
 from mltrail.errors import MalformedFilter, ResourceAlreadyExists, ResourceDoesNotExist
-from mltrail.model_entities import LoggedModelMetric, LoggedModelStatus
-from mltrail.store.sql.logged_models import DatasetScope, ModelOrder, SqlLoggedModelStore
+from mltrail.model_entities import DatasetScope, LoggedModelMetric, LoggedModelStatus, ModelOrder
+from mltrail.store.sql.logged_models import SqlLoggedModelStore
 from mltrail.store.sql.models_search import LOGGED_MODELS, parse_filter
 
 
@@ -118,7 +118,7 @@ def test_search_filters_order_and_paging(engine: Engine, experiment_id: str) -> 
     def ids(text: str, **kw: object) -> list[str]:
         models, _ = store.search(
             experiment_ids=[experiment_id],
-            clauses=parse_filter(text, LOGGED_MODELS),
+            filter_string=text,
             **kw,  # type: ignore[arg-type]
         )
         return [m.model_id for m in models]

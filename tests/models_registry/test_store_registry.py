@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from mltrail.errors import ResourceAlreadyExists, ResourceDoesNotExist
+from mltrail.errors import MalformedFilter, ResourceAlreadyExists, ResourceDoesNotExist
 from mltrail.model_entities import ModelVersionStage
-from mltrail.store.sql.models_search import (
-    MODEL_VERSIONS,
-    REGISTERED_MODELS,
-    FilterEntity,
-    OrderField,
-    parse_filter,
-)
 from mltrail.store.sql.registry import SqlRegistryStore
 
 PROMPT_CLAUSE = "tag.`mlflow.prompt.is_prompt` != 'true'"
@@ -119,9 +112,7 @@ def test_search_registered_models(engine: Engine) -> None:
     store.set_registered_model_tag("beta", key="team", value="x", now=21)
 
     def names(text: str, **kw: object) -> list[str]:
-        models, _ = store.search_registered_models(
-            clauses=parse_filter(text, REGISTERED_MODELS), **kw
-        )  # type: ignore[arg-type]
+        models, _ = store.search_registered_models(filter_string=text, **kw)  # type: ignore[arg-type]
         return [m.name for m in models]
 
     # code-point order: upper case first
@@ -133,7 +124,7 @@ def test_search_registered_models(engine: Engine) -> None:
     assert names("tags.team != 'y'") == ["beta"]  # absent tag does not match a normal !=
     assert names("name IN ('beta', 'gamma')") == ["beta", "gamma"]
     assert names("name != 'beta'") == ["Alpha", "alpha2", "gamma"]
-    desc = [OrderField(FilterEntity.ATTRIBUTE, "name", False)]
+    desc = ["name DESC"]
     assert names("", order_by=desc) == ["gamma", "beta", "alpha2", "Alpha"]
     page, more = store.search_registered_models(max_results=3)
     assert more and len(page) == 3
@@ -150,7 +141,7 @@ def test_search_model_versions(engine: Engine) -> None:
     _version(store, "B", now=4, run_id="r1", tags={"k": "v"})
 
     def found(text: str) -> list[tuple[str, int]]:
-        versions, _ = store.search_model_versions(clauses=parse_filter(text, MODEL_VERSIONS))
+        versions, _ = store.search_model_versions(filter_string=text)
         return [(v.name, v.version) for v in versions]
 
     assert found("") == [("B", 1), ("A", 2), ("A", 1)]
@@ -159,3 +150,15 @@ def test_search_model_versions(engine: Engine) -> None:
     assert found("name = 'A' AND version_number > 1") == [("A", 2)]
     assert found("tags.k = 'v'") == [("B", 1)]
     assert found("source_path = 'models:/m-1' AND name = 'B'") == [("B", 1)]
+
+
+def test_search_validation(engine: Engine) -> None:
+    store = SqlRegistryStore(engine)
+    with pytest.raises(MalformedFilter):
+        store.search_registered_models(filter_string="run_id = 'x'")
+    with pytest.raises(MalformedFilter):
+        store.search_registered_models(order_by=["bogus"])
+    with pytest.raises(MalformedFilter):
+        store.search_model_versions(filter_string="version_number = 'one'")
+    with pytest.raises(MalformedFilter):
+        store.search_model_versions(order_by=["name", "name DESC"])

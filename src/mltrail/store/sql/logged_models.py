@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from mltrail.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
-from mltrail.model_entities import LoggedModel, LoggedModelMetric, LoggedModelStatus
+from mltrail.model_entities import (
+    DatasetScope,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelStatus,
+    ModelOrder,
+)
 from mltrail.store.schema import FINITE, NAN, NEG_INF, POS_INF
 from mltrail.store.schema_models import (
     logged_model_metrics,
@@ -25,9 +30,11 @@ from mltrail.store.schema_models import (
 from mltrail.store.search.sql_ops import BinarySortKey
 from mltrail.store.sql.engine import read_connection, run_write
 from mltrail.store.sql.models_search import (
+    LOGGED_MODELS,
     FilterClause,
     FilterEntity,
     numeric_condition,
+    parse_filter,
     string_condition,
 )
 
@@ -48,22 +55,6 @@ _ORDER_COLUMNS = {
     "last_updated_time": logged_models.c.last_updated_timestamp,
 }
 _STRING_ORDER = {"name", "model_id", "model_type", "status", "source_run_id"}
-
-
-@dataclass(frozen=True)
-class DatasetScope:
-    """Restricts metric filters/ordering to metrics logged against one dataset."""
-
-    name: str
-    digest: str | None = None
-
-
-@dataclass(frozen=True)
-class ModelOrder:
-    field_name: str
-    ascending: bool = True
-    dataset_name: str | None = None
-    dataset_digest: str | None = None
 
 
 def encode_value(value: float) -> tuple[float | None, int]:
@@ -235,7 +226,7 @@ class SqlLoggedModelStore:
         self,
         *,
         experiment_ids: Sequence[str],
-        clauses: Sequence[FilterClause] = (),
+        filter_string: str | None = None,
         datasets: Sequence[DatasetScope] = (),
         order_by: Sequence[ModelOrder] = (),
         max_results: int = 100,
@@ -247,7 +238,7 @@ class SqlLoggedModelStore:
         query = sa.select(logged_models).where(
             lm.experiment_id.in_(ids), lm.lifecycle_stage == ACTIVE
         )
-        for clause in clauses:
+        for clause in parse_filter(filter_string, LOGGED_MODELS):
             query = query.where(_condition(clause, datasets))
         query = query.order_by(*_ordering(order_by)).limit(max_results + 1).offset(offset)
         with read_connection(self.engine) as conn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -246,7 +246,7 @@ class OrderField:
 
 
 def parse_order_by(
-    items: list[str] | tuple[str, ...], *, allowed: Mapping[str, str]
+    items: Sequence[str], *, allowed: Mapping[str, str]
 ) -> list[OrderField]:
     """``"name"``, ``"name DESC"``, ``"attribute.timestamp ASC"``; ``allowed`` maps names
     as written (aliases included) to canonical column names."""

@@ -22,16 +22,33 @@ from mltrail.store.schema_models import (
 from mltrail.store.search.sql_ops import BinarySortKey
 from mltrail.store.sql.engine import read_connection, run_write
 from mltrail.store.sql.models_search import (
+    MODEL_VERSIONS,
+    REGISTERED_MODELS,
     FilterClause,
     FilterEntity,
-    OrderField,
     numeric_condition,
+    parse_filter,
+    parse_order_by,
     string_condition,
 )
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 rm, mv = registered_models.c, model_versions.c
+
+_MODEL_ORDER = {
+    "name": "name",
+    "creation_timestamp": "creation_timestamp",
+    "last_updated_timestamp": "last_updated_timestamp",
+    "timestamp": "last_updated_timestamp",
+}
+_VERSION_ORDER = {
+    "name": "name",
+    "version_number": "version_number",
+    "creation_timestamp": "creation_timestamp",
+    "last_updated_timestamp": "last_updated_timestamp",
+    "timestamp": "last_updated_timestamp",
+}
 
 
 def _model_missing(name: str) -> ResourceDoesNotExist:
@@ -196,21 +213,23 @@ class SqlRegistryStore:
     def search_registered_models(
         self,
         *,
-        clauses: Sequence[FilterClause] = (),
-        order_by: Sequence[OrderField] = (),
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
         max_results: int = 100,
         offset: int = 0,
     ) -> tuple[list[RegisteredModel], bool]:
+        """One page of models; the flag says whether more follow."""
         query = sa.select(registered_models)
-        for clause in clauses:
+        orders = parse_order_by(order_by, allowed=_MODEL_ORDER)
+        for clause in parse_filter(filter_string, REGISTERED_MODELS):
             query = query.where(_model_condition(clause))
         ordering: list[ColumnElement[Any]] = []
-        for order in order_by:
+        for order in orders:
             column: ColumnElement[Any] = rm[order.key]
             if order.key == "name":
                 column = BinarySortKey(column)
             ordering.append(column.asc() if order.ascending else column.desc())
-        if not any(o.key == "name" for o in order_by):
+        if not any(o.key == "name" for o in orders):
             ordering.append(BinarySortKey(rm.name).asc())
         query = query.order_by(*ordering).limit(max_results + 1).offset(offset)
         with read_connection(self.engine) as conn:
@@ -428,13 +447,15 @@ class SqlRegistryStore:
     def search_model_versions(
         self,
         *,
-        clauses: Sequence[FilterClause] = (),
-        order_by: Sequence[OrderField] = (),
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
         max_results: int = 10000,
         offset: int = 0,
     ) -> tuple[list[ModelVersion], bool]:
+        """One page of versions; the flag says whether more follow."""
         query = _versions_query()
-        for clause in clauses:
+        orders = parse_order_by(order_by, allowed=_VERSION_ORDER)
+        for clause in parse_filter(filter_string, MODEL_VERSIONS):
             query = query.where(_version_condition(clause))
         columns: dict[str, ColumnElement[Any]] = {
             "name": BinarySortKey(rm.name),
@@ -442,9 +463,7 @@ class SqlRegistryStore:
             "creation_timestamp": mv.creation_timestamp,
             "last_updated_timestamp": mv.last_updated_timestamp,
         }
-        ordering = [
-            columns[o.key].asc() if o.ascending else columns[o.key].desc() for o in order_by
-        ]
+        ordering = [columns[o.key].asc() if o.ascending else columns[o.key].desc() for o in orders]
         ordering += [
             mv.last_updated_timestamp.desc(),
             BinarySortKey(rm.name).asc(),
