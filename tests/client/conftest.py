@@ -37,3 +37,67 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 @pytest.fixture
 def client(store_dir: Path) -> mltrail.TrackingClient:
     return mltrail.TrackingClient(str(store_dir))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server_url(tmp_path: Path) -> Iterator[str]:
+    """A real mltrail server (uvicorn subprocess, SQLite, proxied artifacts, no auth)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLTRAIL_")}
+    env.update(
+        MLTRAIL_BACKEND_STORE_URI=f"sqlite:///{tmp_path / 'server.db'}",
+        MLTRAIL_ARTIFACTS_DESTINATION=str(tmp_path / "server-artifacts"),
+        MLTRAIL_SERVE_ARTIFACTS="true",
+        MLTRAIL_NO_AUTH="true",
+    )
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed in the finally below
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory",
+        "mltrail.server.app:create_app_from_environment",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {(tmp_path / 'server.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("server did not come up")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def remote(server_url: str, store_dir: Path) -> str:
+    """The fluent API pointed at a live server (the folder store of store_dir is unused)."""
+    mltrail.set_tracking_uri(server_url)
+    return server_url

@@ -39,7 +39,7 @@ def open_run_artifacts(
                 f"(mltrail.client.http_artifacts), which is not available: {exc}"
             ) from exc
         return cast(
-            ArtifactStore,
+            "ArtifactStore",
             http_mod.HttpArtifactRepository(
                 artifact_uri, tracking_uri=tracking_uri, settings=settings
             ),
