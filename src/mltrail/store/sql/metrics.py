@@ -18,6 +18,7 @@ largest double is indistinguishable there, a documented limitation).
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -63,12 +64,21 @@ class Series:
         return Series(self.steps[index], self.timestamps[index], self.values[index])
 
     def to_metrics(self, key: str) -> list[Metric]:
-        return [
-            Metric(key, v, t, s)
-            for v, t, s in zip(
-                self.values.tolist(), self.timestamps.tolist(), self.steps.tolist(), strict=True
-            )
-        ]
+        # Allocating 100k objects triggers many cyclic-GC passes that find nothing;
+        # pausing the collector roughly halves the cost of a large history read.
+        paused = gc.isenabled() and len(self) > 10_000
+        if paused:
+            gc.disable()
+        try:
+            return [
+                Metric(key, v, t, s)
+                for v, t, s in zip(
+                    self.values.tolist(), self.timestamps.tolist(), self.steps.tolist(), strict=True
+                )
+            ]
+        finally:
+            if paused:
+                gc.enable()
 
 
 def sorted_series(steps: IntArray, timestamps: IntArray, values: FloatArray) -> Series:
