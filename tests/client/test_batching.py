@@ -145,3 +145,53 @@ def test_flush_with_timeout_and_nothing_queued(store_dir: Path) -> None:
     with mltrail.start_run():
         mltrail.log_metric("m", 1.0)
         mltrail.flush(timeout=30)
+
+
+def test_threads_log_to_their_own_runs(store_dir: Path) -> None:
+    import threading
+
+    run_ids: dict[int, str] = {}
+
+    def work(n: int) -> None:
+        with mltrail.start_run() as run:
+            run_ids[n] = run.info.run_id
+            for step in range(2_000):
+                mltrail.log_metric("m", float(n), step=step)
+            mltrail.log_param("worker", n)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    client = mltrail.TrackingClient()
+    for n, rid in run_ids.items():
+        history = client.get_metric_history(rid, "m")
+        assert len(history) == 2_000
+        assert {m.value for m in history} == {float(n)}
+        run = client.get_run(rid)
+        assert run.data.params == {"worker": str(n)}
+        assert run.info.status == "FINISHED"
+
+
+def test_numpy_scalars_are_accepted(store_dir: Path) -> None:
+    np = pytest.importorskip("numpy")
+    with mltrail.start_run() as run:
+        mltrail.log_metric("m", np.float32(0.5), step=np.int64(3))  # type: ignore[arg-type]
+        assert mltrail.log_param("p", np.int64(7)) == 7
+    stored = mltrail.get_run(run.info.run_id)
+    assert stored.data.metrics == {"m": 0.5}
+    assert stored.data.params == {"p": "7"}
+    history = mltrail.TrackingClient().get_metric_history(run.info.run_id, "m")
+    assert history[0].step == 3
+
+
+def test_explicit_run_id_logging(store_dir: Path) -> None:
+    client = mltrail.TrackingClient()
+    other = client.create_run("0").info.run_id
+    with mltrail.start_run() as active:
+        mltrail.log_metric("m", 1.0, run_id=other)
+        mltrail.set_tag("t", "x", run_id=other)
+    assert client.get_run(other).data.metrics == {"m": 1.0}
+    assert client.get_run(other).data.tags["t"] == "x"
+    assert client.get_run(active.info.run_id).data.metrics == {}

@@ -233,3 +233,12 @@ def test_delete_tag_after_queued_set(store_dir: Path) -> None:
         mltrail.delete_tag("a")
     assert "a" not in mltrail.get_run(run.info.run_id).data.tags
     assert mltrail.get_run(run.info.run_id).data.tags["b"] == "2"
+
+
+def test_resume_in_other_experiment_is_refused(store_dir: Path) -> None:
+    with mltrail.start_run() as run:
+        pass
+    mltrail.set_experiment("another")
+    with pytest.raises(InvalidParameterValue, match="does not match"):
+        mltrail.start_run(run_id=run.info.run_id)
+    assert mltrail.active_run() is None
