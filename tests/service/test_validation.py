@@ -31,7 +31,9 @@ def run_id(service: TrackingService) -> str:
     return service.create_run("0").info.run_id
 
 
-def _invalid(call: Any, *args: Any, match: str | None = None, **kwargs: Any) -> InvalidParameterValue:
+def _invalid(
+    call: Any, *args: Any, match: str | None = None, **kwargs: Any
+) -> InvalidParameterValue:
     with pytest.raises(InvalidParameterValue, match=match) as err:
         call(*args, **kwargs)
     assert err.value.code == "INVALID_PARAMETER_VALUE" and err.value.status == 400
@@ -148,3 +150,7 @@ def test_generated_run_names() -> None:
 def test_errors_are_typed(service: TrackingService) -> None:
     with pytest.raises(MltrailError):
         service.delete_experiment("77")
+
+
+def test_non_string_metric_key(service: TrackingService, run_id: str) -> None:
+    _invalid(service.log_batch, run_id, metrics=[Metric(["k"], 1.0, 1, 0)])  # type: ignore[arg-type]

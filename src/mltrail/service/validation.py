@@ -164,12 +164,11 @@ _FAST_VALUE_TYPES = (float, int)
 
 def validate_metrics(metrics: Sequence[Metric]) -> None:
     """Validate many metrics quickly: a cheap type scan first, exact checks on suspects."""
-    for key in {m.key for m in metrics}:
-        validate_key(key, what="name")
     suspects = [
         m
         for m in metrics
-        if type(m.value) not in _FAST_VALUE_TYPES
+        if type(m.key) is not str
+        or type(m.value) not in _FAST_VALUE_TYPES
         or type(m.timestamp) is not int
         or type(m.step) is not int
         or m.timestamp < 0
@@ -177,6 +176,10 @@ def validate_metrics(metrics: Sequence[Metric]) -> None:
         or m.step > INT64_MAX
         or m.step < INT64_MIN
     ]
+    for m in suspects:
+        validate_key(m.key, what="name")
+    for key in {m.key for m in metrics}:
+        validate_key(key, what="name")
     for m in suspects:
         problem = _metric_problem(m)
         if problem:

@@ -386,7 +386,7 @@ def downsample(series: Series, max_points: int) -> Series:
     if n <= max_points:
         return series
     if max_points <= 2:
-        return series.take(np.array([0, n - 1][:max_points] if max_points > 0 else []))
+        return series.take(np.array([0, n - 1][: max(0, max_points)], dtype=np.int64))
     buckets = (max_points - 2) // 2
     inner = np.arange(1, n - 1)
     steps = series.steps[1:-1].astype(np.float64)
