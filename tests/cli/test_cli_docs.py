@@ -35,3 +35,16 @@ def test_reference_covers_every_command() -> None:
         "mltrail db upgrade",
     ):
         assert f"`{command}`" in text, command
+
+
+def test_api_reference_names_every_public_name() -> None:
+    """docs/api.md (python docs/gen_api.py) covers all of ``mltrail.__all__``."""
+    import mltrail
+
+    text = (REPO / "docs" / "api.md").read_text()
+    missing = [
+        name
+        for name in mltrail.__all__
+        if not name.startswith("_") and f"`mltrail.{name}" not in text
+    ]
+    assert missing == [], "regenerate docs/api.md with python docs/gen_api.py"
