@@ -25,5 +25,7 @@ def test_http_tracking_uri_does_not_import_sqlalchemy() -> None:
         "import mltrail\n"
         "mltrail.set_tracking_uri('http://127.0.0.1:1')\n"
         "assert mltrail.get_tracking_uri() == 'http://127.0.0.1:1'\n"
+        "client = mltrail.TrackingClient()\n"
+        "assert type(client.backend).__name__ == 'RestBackend'\n"
     )
     assert _loaded_after(code) == []
