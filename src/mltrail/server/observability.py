@@ -101,6 +101,23 @@ def _labels(**labels: str) -> str:
     return ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
 
 
+def route_template(scope: Scope) -> str:
+    """The template of the route that served the request, with the prefixes of included routers.
+
+    FastAPI keeps included routers nested, and ``scope["route"]`` then carries the path local
+    to its router; the full template is on the effective route context FastAPI records.
+    """
+    fastapi_scope = scope.get("fastapi")
+    context = (
+        fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    )
+    template = getattr(context, "path_format", None)
+    if not isinstance(template, str):
+        route = scope.get("route")
+        template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) and template else _UNMATCHED
+
+
 class MetricsMiddleware:
     """Times every HTTP request and records it under the template of the route that served it."""
 
@@ -124,11 +141,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None)
             self.metrics.observe(
                 method=scope.get("method", ""),
-                route=template or _UNMATCHED,
+                route=route_template(scope),
                 status=status,
                 seconds=time.perf_counter() - start,
             )
