@@ -1,12 +1,18 @@
-"""Fixtures of the logged-model and registry tests: a migrated database and an experiment."""
+"""Fixtures of the logged-model and registry tests.
+
+A migrated database with the real services on it, and a real server driven by the real
+mlflow client (the harness of ``tests/mlflow_compat``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
+from mlflow_compat.conftest import MlflowRunner, Server, mlflow_python, start_server  # noqa: F401
 from mltrail.service.logged_models import LoggedModelService
 from mltrail.service.registry import RegistryService
 from mltrail.service.tracking import TrackingService
@@ -56,3 +62,20 @@ def services(engine: Engine) -> tuple[LoggedModelService, RegistryService, Track
         store=SqlRegistryStore(engine), tracking=tracking, logged_models=logged
     )
     return logged, registry, tracking
+
+
+# The real mlflow client against a real server: the harness of the compatibility suite.
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[Server]:
+    yield from start_server(tmp_path)
+
+
+@pytest.fixture
+def run_mlflow(
+    mlflow_python: Path,  # noqa: F811  (the fixture imported above)
+    mlflow_server: Server,
+    tmp_path: Path,
+) -> MlflowRunner:
+    workdir = tmp_path / "client"
+    workdir.mkdir()
+    return MlflowRunner(python=mlflow_python, server=mlflow_server, workdir=workdir)
