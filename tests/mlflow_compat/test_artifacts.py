@@ -180,3 +180,38 @@ def test_proxy_disabled_answers_503(server_without_proxy):
         assert answer.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
     info = httpx.get(f"{server.url}/api/3.0/mlflow/server-info").json()
     assert info["artifact_serving_enabled"] is False
+
+
+def test_artifact_uri_listing_and_download_through_the_proxy(run_mlflow):
+    result = run_mlflow(
+        """
+        import os, tempfile
+        src = tempfile.mkdtemp()
+        os.makedirs(os.path.join(src, "a", "b"))
+        with open(os.path.join(src, "a", "b", "deep.txt"), "w") as fh:
+            fh.write("deep")
+        with open(os.path.join(src, "top.txt"), "w") as fh:
+            fh.write("top")
+        with mlflow.start_run() as run:
+            mlflow.log_artifacts(src, artifact_path="d")
+        uri = run.info.artifact_uri
+        listed = mlflow.artifacts.list_artifacts(artifact_uri=uri + "/d")
+        nested = mlflow.artifacts.list_artifacts(artifact_uri=uri + "/d/a")
+        out = mlflow.artifacts.download_artifacts(artifact_uri=uri + "/d", dst_path=tempfile.mkdtemp())
+        files = sorted(
+            os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs
+        )
+        emit({
+            "uri": uri,
+            "listed": sorted([f.path, f.is_dir, f.file_size] for f in listed),
+            "nested": [[f.path, f.is_dir] for f in nested],
+            "files": files,
+            "deep": open(os.path.join(out, "a", "b", "deep.txt")).read(),
+        })
+        """
+    )
+    assert result["uri"].startswith("mlflow-artifacts:/")
+    assert result["listed"] == [["d/a", True, None], ["d/top.txt", False, 3]]
+    assert result["nested"] == [["d/a/b", True]]
+    assert result["files"] == ["a/b/deep.txt", "top.txt"]
+    assert result["deep"] == "deep"
