@@ -45,6 +45,25 @@ def test_upgrade_postgres(postgres_uri: str) -> None:
     assert result.stdout.endswith(f"is at schema revision {head_revision()}\n")
 
 
+@pytest.mark.mysql
+def test_upgrade_mariadb_twice(mysql_uri: str) -> None:
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["db", "upgrade", mysql_uri])
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.endswith(f"is at schema revision {head_revision()}\n")
+
+
+def test_password_is_not_printed() -> None:
+    # Nothing listens on port 1: the command fails, and must not echo the password.
+    result = CliRunner().invoke(
+        cli, ["db", "upgrade", "postgresql://alice:s3cret@127.0.0.1:1/tracking"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert "s3cret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
