@@ -8,7 +8,6 @@ artifact proxy. Every path a caller gives passes :func:`mltrail.artifacts.paths.
 
 from __future__ import annotations
 
-import importlib
 import os
 import posixpath
 import tempfile
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, cast
 
 from mltrail.config import Settings
 from mltrail.entities import FileInfo
-from mltrail.errors import ConfigurationError, InvalidParameterValue, ResourceDoesNotExist
+from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
 
 if TYPE_CHECKING:
     # Only for typing: the artifacts package may load fsspec when imported.
@@ -31,18 +30,11 @@ def open_run_artifacts(
 ) -> ArtifactStore:
     """The artifact store rooted at a run's (or experiment's) artifact URI."""
     if artifact_uri.startswith(_PROXY_SCHEMES):
-        try:
-            http_mod = importlib.import_module("mltrail.client.http_artifacts")
-        except ImportError as exc:
-            raise ConfigurationError(
-                f"Artifact URI {artifact_uri!r} needs the HTTP artifact client "
-                f"(mltrail.client.http_artifacts), which is not available: {exc}"
-            ) from exc
+        from mltrail.client.http_artifacts import HttpArtifactRepository
+
         return cast(
             "ArtifactStore",
-            http_mod.HttpArtifactRepository(
-                artifact_uri, tracking_uri=tracking_uri, settings=settings
-            ),
+            HttpArtifactRepository(artifact_uri, tracking_uri=tracking_uri, settings=settings),
         )
     from mltrail.artifacts import open_artifact_store
 

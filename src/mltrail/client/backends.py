@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
-from typing import cast
 
 from mltrail.client.uris import TrackingTarget, parse_tracking_uri
 from mltrail.config import Settings, load_settings
-from mltrail.errors import ConfigurationError
 from mltrail.tracking_api import TrackingAPI
 
 _lock = threading.Lock()
@@ -26,17 +23,12 @@ def get_backend(uri: str, *, settings: Settings | None = None) -> TrackingAPI:
 
 
 def _rest_backend(target: TrackingTarget, *, settings: Settings | None) -> TrackingAPI:
-    backend = _rest_backends.get(target.uri)
-    if backend is not None and settings is None:
-        return backend
-    try:
-        rest = importlib.import_module("mltrail.client.rest")
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"Tracking URI {target.uri!r} needs the HTTP backend (mltrail.client.rest), "
-            f"which is not available in this installation: {exc}"
-        ) from exc
-    backend = cast(TrackingAPI, rest.RestBackend(target.uri, settings=settings or load_settings()))
+    cached = _rest_backends.get(target.uri)
+    if cached is not None and settings is None:
+        return cached
+    from mltrail.client.rest import RestBackend
+
+    backend = RestBackend(target.uri, settings=settings or load_settings())
     if settings is None:
         with _lock:
             _rest_backends.setdefault(target.uri, backend)

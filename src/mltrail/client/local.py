@@ -6,9 +6,7 @@ so that ``import mltrail`` (and any ``http://`` tracking URI) never loads SQLAlc
 
 from __future__ import annotations
 
-import importlib
 import threading
-from typing import cast
 
 from mltrail.client.uris import TrackingTarget
 from mltrail.tracking_api import TrackingAPI
@@ -37,12 +35,13 @@ def _open(target: TrackingTarget) -> TrackingAPI:
         from pathlib import Path
 
         Path(target.db_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    # importlib rather than an import statement: the client must not depend on the
-    # store or the service at import time (checked by an import-linter contract).
-    store_mod = importlib.import_module("mltrail.store.sql")
-    service_mod = importlib.import_module("mltrail.service.tracking")
-    store = store_mod.open_store(target.db_uri, default_artifact_root=target.default_artifact_root)
-    return cast(TrackingAPI, service_mod.TrackingService(store=store))
+    # Imported here, not at module level: `import mltrail` and http:// URIs must never
+    # load SQLAlchemy. The import contract lists this function's imports as its only exception.
+    from mltrail.service.tracking import TrackingService
+    from mltrail.store.sql import open_store
+
+    store = open_store(target.db_uri, default_artifact_root=target.default_artifact_root)
+    return TrackingService(store=store)
 
 
 def clear_cache() -> None:
