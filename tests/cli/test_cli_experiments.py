@@ -37,7 +37,12 @@ def test_create_list_delete_restore(invoke: Invoke, store: str) -> None:
 
 def test_create_with_artifact_location(invoke: Invoke, tmp_path: Path) -> None:
     location = (tmp_path / "elsewhere").as_uri()
-    invoke("experiments", "create", "custom", "--artifact-location", location)
+    created = parse_json(
+        invoke("experiments", "create", "custom", "--artifact-location", location, "-o", "json")
+    )
+    assert created["name"] == "custom"
+    assert created["artifact_location"] == location
+    assert created["lifecycle_stage"] == "active"
     listed = parse_json(invoke("experiments", "list", "-o", "json"))
     assert {e["name"]: e["artifact_location"] for e in listed}["custom"] == location
 

@@ -72,10 +72,17 @@ def list_experiments(state: CliState, view: str, output_format: str) -> None:
     help="Where this experiment's artifacts go (a folder or fsspec URL). "
     "Default: the store's artifact root.",
 )
+@output_option
 @pass_state
-def create_experiment(state: CliState, name: str, artifact_location: str | None) -> None:
+def create_experiment(
+    state: CliState, name: str, artifact_location: str | None, output_format: str
+) -> None:
     """Create an experiment called NAME and print its id."""
-    experiment_id = state.client().create_experiment(name, artifact_location=artifact_location)
+    client = state.client()
+    experiment_id = client.create_experiment(name, artifact_location=artifact_location)
+    if output_format == "json":
+        echo_json(client.get_experiment(experiment_id))
+        return
     click.echo(f"Created experiment {name!r} with id {experiment_id}")
 
 
