@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.mlflow_python.exists():
         parser.error(f"--mlflow-python {args.mlflow_python} does not exist (make install-mlflow)")
 
+    # Other processes on a 2-core machine skew every number: record how busy it was.
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="mltrail-bench-") as tmp:
         workdir = Path(tmp)
         (workdir / "mltrail").mkdir()
@@ -222,8 +224,10 @@ def main(argv: list[str] | None = None) -> int:
             workdir / "mlflow", python=args.mlflow_python, points=args.points, reps=args.reps
         )
 
+    load_after = os.getloadavg()[0]
     rows = summarize(ours, theirs)
     print_table(rows, points=args.points, reps=args.reps)
+    print(f"load average (1 min): {load_before:.2f} before, {load_after:.2f} after")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report = {
         "benchmark": "local_store",
@@ -232,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         "repetitions": args.reps,
         "mlflow_batch_size": MLFLOW_BATCH,
         "machine": machine(),
+        "load_average_1min": {"before": load_before, "after": load_after},
         "mltrail": ours,
         "mlflow": theirs,
         "summary": rows,
