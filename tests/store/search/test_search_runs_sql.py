@@ -25,6 +25,11 @@ RUNS = {
     "run5": (1, "epsilon", "FINISHED", "ann", 5000, 5100, "deleted"),
     "run6": (2, "zeta", "FINISHED", "bob", 6000, 6500, "active"),
     "run7": (1, "eta", "KILLED", "ann", 7000, 7100, "active"),
+    # experiment 3: runs that tie on start_time
+    "tie_a": (3, "t", "FINISHED", "ann", 9000, None, "active"),
+    "tie_c": (3, "t", "FINISHED", "ann", 9000, None, "active"),
+    "tie_b": (3, "t", "FINISHED", "ann", 9000, None, "active"),
+    "tie_0": (3, "t", "FINISHED", "ann", 8000, None, "active"),
 }
 # (run, key, value); NaN and infinities as the store writes them
 METRICS = [
@@ -97,7 +102,7 @@ def engine(module_engine: sa.Engine) -> sa.Engine:
                     "creation_time": 0,
                     "last_update_time": 0,
                 }
-                for i in (1, 2)
+                for i in (1, 2, 3)
             ],
         )
         conn.execute(
@@ -175,6 +180,8 @@ FILTERS = [
     ("params.solver ILIKE 'LBFGS'", ["run2", "run1"]),
     ("params.greek LIKE '__'", ["run2"]),
     ("params.greek = '\u0391\u0392'", []),  # capital alpha beta
+    ("params.greek = '\u03b1\u03b2'", ["run2"]),
+    ("params.greek ILIKE '%\u03b2'", ["run2"]),
     ("params.C IN ('1', '10')", ["run2", "run1"]),
     ("params.C NOT IN ('1')", ["run6", "run3", "run2"]),
     ("params.C IS NULL", ["run7", "run4"]),
@@ -280,6 +287,24 @@ def test_experiment_ids(engine: sa.Engine) -> None:
     assert search(engine, experiment_ids=[2]) == ["run6"]
     assert search(engine, experiment_ids=[]) == []
     assert search(engine, "params.C != '5'", experiment_ids=[1]) == ["run3", "run2", "run1"]
+
+
+def test_ties_are_broken_by_run_id(engine: sa.Engine) -> None:
+    assert search(engine, experiment_ids=[3]) == ["tie_c", "tie_b", "tie_a", "tie_0"]
+    assert search(engine, experiment_ids=[3], order_by=["run_name"]) == [
+        "tie_c",
+        "tie_b",
+        "tie_a",
+        "tie_0",
+    ]
+    assert search(engine, experiment_ids=[3], order_by=["start_time", "run_id"]) == [
+        "tie_0",
+        "tie_a",
+        "tie_b",
+        "tie_c",
+    ]
+    pages = [search(engine, experiment_ids=[3], limit=1, offset=o) for o in range(4)]
+    assert pages == [["tie_c"], ["tie_b"], ["tie_a"], ["tie_0"]]
 
 
 def test_limit_offset_default_order(engine: sa.Engine) -> None:

@@ -1,12 +1,16 @@
 """search_runs: filter and order_by -> one SELECT of run ids.
 
-Metric, param and tag clauses become ``run_id IN (SELECT run_id FROM <table> WHERE
-key = ... AND value ...)``: every database plans that as a semi-join that can use the
-(key, value) index of metric_summaries or the (run_id, key) primary keys, and a run
-without the key never matches, not even ``!=``. ``IS NULL`` becomes NOT EXISTS.
-Ordering by a metric, param or tag LEFT JOINs that one (run_id, key) row, so a run
-appears once; runs without the key sort last in both directions, and NaN metrics sort
-after every number.
+Metric, param and tag clauses become ``EXISTS (SELECT ... WHERE run_id = runs.run_id
+AND key = ... AND value ...)``: a primary-key lookup per candidate run, so a page in
+the default order (served by the (experiment_id, start_time) index) stops as soon as
+it is full, and a run without the key never matches, not even ``!=``. ``IS NULL`` is
+NOT EXISTS. Ordering by a metric, param or tag LEFT JOINs that one (run_id, key) row,
+so a run appears once; runs without the key sort last in both directions, and NaN
+metrics sort after every number (infinities sort as the largest/smallest numbers).
+
+The tiebreak after the requested keys is start_time DESC, run_id DESC: both in the
+same direction so that MySQL/MariaDB can read the default order straight from the
+index (a mixed direction forces a sort of the whole experiment).
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ def run_search_query(
     if (Entity.ATTRIBUTE, "start_time") not in named:
         sort.append(_runs.c.start_time.desc())
     if (Entity.ATTRIBUTE, "run_id") not in named:
-        sort.append(_runs.c.run_id.asc())
+        sort.append(_runs.c.run_id.desc())
 
     return (
         sa.select(_runs.c.run_id)
@@ -109,8 +113,7 @@ def _clause_condition(clause: Clause) -> ColumnElement[bool]:
         value_test = numeric_condition(table.c.value, clause)
     else:
         value_test = string_condition(table.c.value, clause)
-    matching = sa.select(table.c.run_id).where(exact_match(table.c.key, clause.key), value_test)
-    return _runs.c.run_id.in_(matching)
+    return sa.exists().where(has_key, value_test)
 
 
 def _order(
