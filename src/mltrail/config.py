@@ -58,6 +58,7 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...] = ()
     # -- storage -----------------------------------------------------------
     s3_endpoint_url: str = ""
+    gcs_endpoint_url: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -42,4 +42,6 @@ def _storage_options(scheme: str, settings: Settings | None) -> dict[str, Any]:
         return {}
     if scheme in ("s3", "s3a") and settings.s3_endpoint_url:
         return {"endpoint_url": settings.s3_endpoint_url}
+    if scheme in ("gs", "gcs") and settings.gcs_endpoint_url:
+        return {"endpoint_url": settings.gcs_endpoint_url}
     return {}

@@ -1,4 +1,10 @@
-"""Artifact store on any fsspec URL (s3://, gs://, abfs://, memory://, ...)."""
+"""Artifact store on any fsspec URL (s3://, gs://, abfs://, memory://, ...).
+
+Uploads are buffered per block: once a file outgrows one block, s3fs / gcsfs / adlfs switch to a
+multipart (resumable, block-list) upload, so memory stays at about one block whatever the file
+size. The block size is the driver's default (s3fs: 50 MiB) unless ``block_size`` is given; S3
+refuses parts under 5 MiB.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import fsspec
 
 from mltrail.artifacts import transfer
 from mltrail.artifacts.local import check_range
-from mltrail.artifacts.localfile import is_temp_name, read_file_chunks, temp_name
+from mltrail.artifacts.localfile import is_temp_name, temp_name
 from mltrail.artifacts.paths import safe_relpath
 from mltrail.entities import FileInfo
 from mltrail.errors import ConfigurationError, InvalidParameterValue, ResourceDoesNotExist
@@ -30,6 +36,9 @@ _OPTIONAL_DRIVERS = {
     "abfss": "azure",
     "az": "azure",
 }
+# Schemes whose driver keeps a listing cache per process. A server with several workers, or a
+# bucket written by other clients, would see stale listings, so it is off unless asked for.
+_LISTING_CACHE_SCHEMES = frozenset(OBJECT_STORE_PROTOCOLS)
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:
@@ -38,9 +47,12 @@ def _protocols(fs: Any) -> tuple[str, ...]:
 
 
 def open_filesystem(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
-    scheme = url.split("://", 1)[0] if "://" in url else ""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    options = dict(storage_options)
+    if scheme in _LISTING_CACHE_SCHEMES:
+        options.setdefault("use_listings_cache", False)
     try:
-        fs, base = fsspec.core.url_to_fs(url, **storage_options)
+        fs, base = fsspec.core.url_to_fs(url, **options)
     except ImportError as exc:
         extra = _OPTIONAL_DRIVERS.get(scheme)
         hint = f" Install it with: pip install 'mltrail[{extra}]'" if extra else ""
@@ -53,8 +65,17 @@ def open_filesystem(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, 
 
 
 class FsspecArtifactStore:
-    def __init__(self, url: str, *, storage_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+        block_size: int | None = None,
+    ) -> None:
+        if block_size is not None and block_size <= 0:
+            raise InvalidParameterValue(f"block_size must be positive, got {block_size}")
         self._url = url.rstrip("/")
+        self._block_size = block_size
         self._fs, base = open_filesystem(url, storage_options or {})
         self._base = base.rstrip("/")
         self._atomic_objects = bool(OBJECT_STORE_PROTOCOLS.intersection(_protocols(self._fs)))
@@ -153,7 +174,10 @@ class FsspecArtifactStore:
     def _write_object(self, full: str, chunks: Iterable[bytes]) -> int:
         # Closing an fsspec file commits it, so on error the upload is discarded instead
         # (for multipart uploads this aborts them) and nothing appears under ``full``.
-        fh = self._fs.open(full, "wb")
+        options: dict[str, Any] = {}
+        if self._block_size is not None:
+            options["block_size"] = self._block_size
+        fh = self._fs.open(full, "wb", **options)
         written = 0
         try:
             for chunk in chunks:
@@ -166,6 +190,9 @@ class FsspecArtifactStore:
             if discard is not None:
                 with contextlib.suppress(Exception):
                     discard()
+                # A discarded file must not be flushed (committed) when it is garbage-collected.
+                with contextlib.suppress(Exception):
+                    fh.closed = True
             raise
         fh.close()
         return written
@@ -173,7 +200,7 @@ class FsspecArtifactStore:
     def upload_file(self, local_path: Path, path: str) -> None:
         if not local_path.is_file():
             raise InvalidParameterValue(f"Not a file: {str(local_path)!r}")
-        self.write_stream(path, read_file_chunks(local_path))
+        self.write_stream(path, transfer.read_local_file(local_path))
 
     def upload_dir(self, local_dir: Path, path: str = "") -> None:
         transfer.upload_dir(self, local_dir, path)

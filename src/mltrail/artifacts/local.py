@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from mltrail.artifacts import transfer
-from mltrail.artifacts.localfile import is_temp_name, read_file_chunks, write_file_atomic
+from mltrail.artifacts.localfile import is_temp_name, write_file_atomic
 from mltrail.artifacts.paths import ensure_within, safe_relpath
 from mltrail.entities import FileInfo
 from mltrail.errors import ConfigurationError, InvalidParameterValue, ResourceDoesNotExist
@@ -112,7 +112,7 @@ class LocalArtifactStore:
     def upload_file(self, local_path: Path, path: str) -> None:
         if not local_path.is_file():
             raise InvalidParameterValue(f"Not a file: {str(local_path)!r}")
-        self.write_stream(path, read_file_chunks(local_path))
+        self.write_stream(path, transfer.read_local_file(local_path))
 
     def upload_dir(self, local_dir: Path, path: str = "") -> None:
         transfer.upload_dir(self, local_dir, path)

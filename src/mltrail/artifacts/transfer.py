@@ -1,13 +1,18 @@
-"""Folder uploads and downloads written once against the ArtifactStore protocol."""
+"""Folder uploads and downloads written once against the ArtifactStore protocol.
+
+Large single files show a progress bar on a terminal (see :mod:`mltrail.artifacts.progress`).
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from mltrail.artifacts import progress
 from mltrail.artifacts.base import ArtifactStore
-from mltrail.artifacts.localfile import write_file_atomic
+from mltrail.artifacts.localfile import read_file_chunks, write_file_atomic
 from mltrail.artifacts.paths import join_relpath, safe_join, safe_relpath
 from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
 
@@ -31,13 +36,32 @@ def upload_dir(store: ArtifactStore, local_dir: Path, path: str = "") -> None:
         store.upload_file(full, join_relpath(prefix, rel))
 
 
+def read_local_file(local_path: Path) -> Iterator[bytes]:
+    """The chunks of a local file being uploaded, with a progress bar when it is large."""
+    size = local_path.stat().st_size
+    return progress.track(read_file_chunks(local_path), total=size, label=local_path.name)
+
+
+def _remote_chunks(store: ArtifactStore, path: str, size: int | None) -> Iterator[bytes]:
+    # The size is only looked up (one more request on a remote store) when a bar can be shown.
+    if size is None and progress.is_terminal(sys.stderr):
+        size = store.size(path)
+    return progress.track(store.iter_bytes(path), total=size, label=path)
+
+
 def walk_files(store: ArtifactStore, path: str) -> Iterator[str]:
     """Paths (relative to the store root) of every file under the folder ``path``."""
+    for path_, _ in walk_file_sizes(store, path):
+        yield path_
+
+
+def walk_file_sizes(store: ArtifactStore, path: str) -> Iterator[tuple[str, int | None]]:
+    """(path, size as listed) of every file under the folder ``path``."""
     for info in store.list(path):
         if info.is_dir:
-            yield from walk_files(store, info.path)
+            yield from walk_file_sizes(store, info.path)
         else:
-            yield info.path
+            yield info.path, info.file_size
 
 
 def download(store: ArtifactStore, path: str, dst_dir: Path) -> Path:
@@ -49,12 +73,12 @@ def download(store: ArtifactStore, path: str, dst_dir: Path) -> Path:
     base = rel.rsplit("/", 1)[-1]
     if rel and not store.is_dir(rel):
         target = safe_join(dst_dir, base)
-        write_file_atomic(target, store.iter_bytes(rel))
+        write_file_atomic(target, _remote_chunks(store, rel, None))
         return target
     local_root = safe_join(dst_dir, base) if rel else dst_dir.resolve()
     local_root.mkdir(parents=True, exist_ok=True)
-    for file_path in walk_files(store, rel):
+    for file_path, size in walk_file_sizes(store, rel):
         inner = file_path[len(rel) :].lstrip("/") if rel else file_path
         target = safe_join(local_root, inner)
-        write_file_atomic(target, store.iter_bytes(file_path))
+        write_file_atomic(target, _remote_chunks(store, file_path, size))
     return local_root

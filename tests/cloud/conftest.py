@@ -1,0 +1,167 @@
+"""Cloud buckets for tests: moto's S3 server and a GCS emulator, one process each per session.
+
+Both emulators run as real HTTP servers on loopback; our code reaches them the way it reaches a
+cloud: through s3fs / gcsfs with an endpoint URL from Settings or storage options.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+# gcsfs otherwise first asks the bucket type over gRPC, which the emulator never answers (60 s
+# per bucket). Set before gcsfs is imported anywhere in the test process.
+os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+REGION = "us-east-1"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"emulator exited with {proc.returncode} before answering {url}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"emulator did not answer {url} within {timeout} s")
+
+
+def _start(args: list[str], url: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until_up(url, proc)
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass(frozen=True)
+class S3Emulator:
+    endpoint_url: str
+
+    def env(self) -> dict[str, str]:
+        """What a process needs in its environment to reach this S3 with its own credentials."""
+        return {
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+            "MLTRAIL_S3_ENDPOINT_URL": self.endpoint_url,
+        }
+
+    def client(self) -> object:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name=REGION,
+        )
+
+    def storage_options(self) -> dict[str, object]:
+        return {"endpoint_url": self.endpoint_url, "key": ACCESS_KEY, "secret": SECRET_KEY}
+
+    def new_bucket(self) -> str:
+        name = f"mltrail-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)  # type: ignore[attr-defined]
+        return name
+
+    def keys(self, bucket: str) -> list[str]:
+        client = self.client()
+        out: list[str] = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):  # type: ignore[attr-defined]
+            out.extend(obj["Key"] for obj in page.get("Contents", []))
+        return sorted(out)
+
+    def pending_multipart_uploads(self, bucket: str) -> list[str]:
+        answer = self.client().list_multipart_uploads(Bucket=bucket)  # type: ignore[attr-defined]
+        return [u["Key"] for u in answer.get("Uploads", [])]
+
+
+@dataclass(frozen=True)
+class GcsEmulator:
+    endpoint_url: str
+
+    def storage_options(self) -> dict[str, object]:
+        return {"endpoint_url": self.endpoint_url, "token": "anon", "project": "test"}
+
+    def filesystem(self) -> object:
+        import gcsfs
+
+        return gcsfs.GCSFileSystem(**self.storage_options(), skip_instance_cache=True)
+
+    def new_bucket(self) -> str:
+        name = f"mltrail-{uuid.uuid4().hex[:12]}"
+        self.filesystem().mkdir(name)  # type: ignore[attr-defined]
+        return name
+
+    def keys(self, bucket: str) -> list[str]:
+        fs = self.filesystem()
+        found = fs.find(bucket)  # type: ignore[attr-defined]
+        return sorted(str(p).removeprefix(f"{bucket}/") for p in found)
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Emulator]:
+    exe = shutil.which("moto_server", path=str(BIN)) or "moto_server"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start([exe, "-H", "127.0.0.1", "-p", str(port)], url)
+    try:
+        yield S3Emulator(url)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def gcs() -> Iterator[GcsEmulator]:
+    exe = shutil.which("gcp-storage-emulator", path=str(BIN)) or "gcp-storage-emulator"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start([exe, "start", "--host=127.0.0.1", f"--port={port}", "--in-memory"], url)
+    try:
+        yield GcsEmulator(url)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def s3_env(s3: S3Emulator, monkeypatch: pytest.MonkeyPatch) -> S3Emulator:
+    """Credentials and endpoint in this process's environment, as a user would set them."""
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    return s3
