@@ -87,6 +87,8 @@ emit({
     }
     assert '"name": "ChurnModel"' in result["model_versions_tag"]
     assert result["found"] == [model_id]
+    # log_model (step 0 by default) links the run's values at that step, as upstream does
+    assert result["metrics"] == [["acc", 0.9, 0]]
 
 
 def test_logged_model_client_api(run_mlflow: MlflowRunner) -> None:
