@@ -54,7 +54,7 @@ def test_log_list_download_artifacts_nested(run_mlflow, server):
     )
     assert sorted(result["root"]) == sorted(
         [
-            ["cfg.json", False, 15],
+            ["cfg.json", False, 29],
             ["docs", True, None],
             ["notes.txt", False, 5],
             ["texts", True, None],
@@ -212,6 +212,7 @@ def test_artifact_uri_listing_and_download_through_the_proxy(run_mlflow):
     )
     assert result["uri"].startswith("mlflow-artifacts:/")
     assert result["listed"] == [["d/a", True, None], ["d/top.txt", False, 3]]
-    assert result["nested"] == [["d/a/b", True]]
+    # The client lists relative to the parent of the URI it is given.
+    assert result["nested"] == [["a/b", True]]
     assert result["files"] == ["a/b/deep.txt", "top.txt"]
     assert result["deep"] == "deep"

@@ -173,10 +173,15 @@ def test_relogged_metric_with_model_id_is_not_a_second_point(api):
     rid = _run(api)
     point = {"key": "acc", "value": 0.5, "timestamp": 10, "step": 1}
     assert api.post("/runs/log-metric", json={"run_id": rid, **point}).json() == {}
-    relog = {"run_id": rid, "metrics": [{**point, "model_id": "m-" + "0" * 32}]}
-    api.post("/runs/log-batch", json=relog)
+    created = api.post("/logged-models", json={"experiment_id": "0", "source_run_id": rid})
+    model_id = created.json()["model"]["info"]["model_id"]
+    relog = {"run_id": rid, "metrics": [{**point, "model_id": model_id}]}
+    assert api.post("/runs/log-batch", json=relog).json() == {}
     history = api.get("/metrics/get-history", params={"run_id": rid, "metric_key": "acc"}).json()
     assert history["metrics"] == [point]
+    model = api.get(f"/logged-models/{model_id}").json()["model"]
+    linked = [(m["key"], m["value"], m["step"]) for m in model["data"]["metrics"]]
+    assert linked == [("acc", 0.5, 1)]
 
 
 def test_history_bulk_interval_with_repeated_run_ids(api):

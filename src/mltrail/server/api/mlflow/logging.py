@@ -92,9 +92,12 @@ def _split_metrics(
 
 
 def _link_model_metrics(call: Call, links: dict[str, list[LoggedModelMetric]]) -> None:
-    models = getattr(call.services, "logged_models", None)
-    if models is None:
+    if not links:
         return
+    # Imported here: the logged-model routes build their service per app, on first use.
+    from mltrail.server.api.mlflow.logged_models import models_services
+
+    models, _ = models_services(call.request.app)
     for model_id, linked in links.items():
         models.log_model_metrics(model_id, metrics=linked)
 
