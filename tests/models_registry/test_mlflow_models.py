@@ -139,3 +139,32 @@ emit({
     assert result["missing"]["code"] == "RESOURCE_DOES_NOT_EXIST"
     assert result["bad_exp"]["code"] == "RESOURCE_DOES_NOT_EXIST"
     assert result["after_delete"]["code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_register_from_runs_uri_and_log_model_registration(run_mlflow: MlflowRunner) -> None:
+    result: dict[str, Any] = run_mlflow(
+        TRAIN
+        + """
+import mlflow.sklearn
+
+mlflow.set_experiment("reg-runs")
+with mlflow.start_run() as run:
+    info = mlflow.sklearn.log_model(model, name="clf", registered_model_name="Clf")
+mv2 = mlflow.register_model(f"runs:/{run.info.run_id}/clf", "Clf")
+client = MlflowClient()
+v1 = client.get_model_version("Clf", "1")
+emit({
+    "expected": expected,
+    "v1": mlflow.sklearn.load_model("models:/Clf/1").predict_proba(X).tolist(),
+    "v2": mlflow.sklearn.load_model("models:/Clf/2").predict_proba(X).tolist(),
+    "uris": [client.get_model_version_download_uri("Clf", v) for v in ("1", "2")],
+    "model_id": info.model_id,
+    "artifact_location": client.get_logged_model(info.model_id).artifact_location,
+    "run_ids": [v1.run_id, mv2.run_id],
+    "run_id": run.info.run_id,
+})
+"""
+    )
+    assert result["v1"] == result["expected"] and result["v2"] == result["expected"]
+    assert result["uris"] == [result["artifact_location"]] * 2
+    assert result["run_ids"] == [result["run_id"]] * 2
