@@ -1,0 +1,42 @@
+"""The mounted MLflow route table: both prefixes, and an authorization rule on every route."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.routing import APIRoute
+
+from mltrail.config import load_settings
+from mltrail.server.api.mlflow.routing import API_ACCESS_KEY
+from mltrail.server.app import create_app
+
+
+def _mlflow_routes(tmp_path: Path) -> list[APIRoute]:
+    settings = load_settings(
+        {},
+        backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        artifacts_destination=str(tmp_path / "artifacts"),
+        no_auth=True,
+    )
+    app = create_app(settings)
+    return [
+        r
+        for r in app.routes
+        if isinstance(r, APIRoute)
+        and r.path.startswith(("/api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/"))
+    ]
+
+
+def test_every_mlflow_route_declares_access_and_has_an_ajax_twin(tmp_path):
+    routes = _mlflow_routes(tmp_path)
+    paths = {(r.path, m) for r in routes for m in r.methods}
+    assert ("/api/2.0/mlflow/runs/log-batch", "POST") in paths
+    assert ("/api/2.0/mlflow/experiments/search", "GET") in paths
+    assert ("/api/2.0/mlflow-artifacts/artifacts/{path:path}", "PUT") in paths
+    assert ("/api/3.0/mlflow/server-info", "GET") in paths
+    for route in routes:
+        access = (route.openapi_extra or {}).get(API_ACCESS_KEY)
+        assert isinstance(access, str) and access, route.path
+        if route.path.startswith("/api/2.0/mlflow/") and "{rest:path}" not in route.path:
+            twin = route.path.replace("/api/", "/ajax-api/", 1)
+            assert any((twin, m) in paths for m in route.methods), route.path
