@@ -143,3 +143,22 @@ def test_malformed(engine: sa.Engine, filter_string: str, position: int, fragmen
         search(engine, filter_string)
     assert caught.value.position == position
     assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("order_by", "text", "position", "fragment"),
+    [
+        (["name", "attributes.name DESC"], "attributes.name DESC", 0, "appears more than once"),
+        (["name SIDEWAYS"], "name SIDEWAYS", 5, "expected ASC or DESC after 'name'"),
+        (["metrics.x"], "metrics.x", 0, "experiments have no metrics"),
+        (["artifact_location"], "artifact_location", 0, "unknown attribute 'artifact_location'"),
+    ],
+)
+def test_malformed_order_by(
+    engine: sa.Engine, order_by: list[str], text: str, position: int, fragment: str
+) -> None:
+    with pytest.raises(MalformedFilter) as caught:
+        search(engine, order_by=order_by)
+    assert caught.value.text == text
+    assert caught.value.position == position
+    assert fragment in caught.value.message

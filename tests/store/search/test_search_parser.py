@@ -269,6 +269,8 @@ ERRORS = [
         0,
         "unknown entity 'foo'; expected one of metrics., params., tags., attributes.",
     ),
+    ("metrcs.rmse > 1", 0, "unknown entity 'metrcs' (did you mean 'metrics'?); expected one of"),
+    ("attributes.runname = 'x'", 11, "unknown attribute 'runname' (did you mean 'run_name'?)"),
     ("datasets.name = 'x'", 0, "searching runs by dataset is not supported"),
     ("dataset.digest = 'x'", 0, "searching runs by dataset is not supported"),
     ("metrics.a > 1 OR metrics.b > 1", 14, "OR is not supported"),

@@ -6,8 +6,9 @@ the parser met something it did not expect, with a message saying what it expect
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from mltrail.errors import MalformedFilter
 from mltrail.store.search.grammar import (
@@ -74,6 +75,11 @@ def _label(entity: Entity, key: str) -> str:
     if entity is Entity.ATTRIBUTE:
         return key
     return f"{_ENTITY_LABELS[entity]}.{key}"
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _names(comparators: Sequence[Comparator]) -> str:
@@ -167,7 +173,8 @@ class _Parser:
             raise self.error(vocab.rejected_entities[lowered], token.start)
         if lowered not in vocab.entities:
             raise self.error(
-                f"unknown entity {prefix!r}; expected one of {vocab.prefixes_text()}",
+                f"unknown entity {prefix!r}{_suggest(lowered, vocab.entities)}; "
+                f"expected one of {vocab.prefixes_text()}",
                 token.start,
             )
         entity = vocab.entities[lowered]
@@ -200,8 +207,8 @@ class _Parser:
                 if (s.searchable if purpose == "filter" else s.orderable)
             )
             raise self.error(
-                f"unknown attribute {key!r} for {purpose}ing {self.vocabulary.subject}; "
-                f"expected one of {', '.join(names)}",
+                f"unknown attribute {key!r}{_suggest(key, names)} for {purpose}ing "
+                f"{self.vocabulary.subject}; expected one of {', '.join(names)}",
                 start,
             )
         return Entity.ATTRIBUTE, spec.name, spec, end
