@@ -245,9 +245,7 @@ class OrderField:
     ascending: bool
 
 
-def parse_order_by(
-    items: Sequence[str], *, allowed: Mapping[str, str]
-) -> list[OrderField]:
+def parse_order_by(items: Sequence[str], *, allowed: Mapping[str, str]) -> list[OrderField]:
     """``"name"``, ``"name DESC"``, ``"attribute.timestamp ASC"``; ``allowed`` maps names
     as written (aliases included) to canonical column names."""
     out: list[OrderField] = []
