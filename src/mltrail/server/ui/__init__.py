@@ -1,0 +1,32 @@
+"""The web dashboard: server-rendered pages, their static files and the JSON their scripts read.
+
+:func:`router` is included by :func:`mltrail.server.app.create_app`. Pages live at ``/``,
+``/experiments/{id}``, ``/runs/{run_id}`` and ``/compare``; static files at ``/static/``; the
+data the page scripts fetch under ``/ui-api/``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["router"]
+
+
+def router() -> APIRouter:
+    from mltrail.server.ui import (
+        api,
+        static_files,
+        views_compare,
+        views_experiments,
+        views_run,
+        views_runs,
+    )
+
+    combined = APIRouter()
+    combined.include_router(static_files.router)
+    combined.include_router(api.router)
+    combined.include_router(views_experiments.router)
+    combined.include_router(views_runs.router)
+    combined.include_router(views_run.router)
+    combined.include_router(views_compare.router)
+    return combined
