@@ -46,6 +46,7 @@ _COMMANDS: dict[str, _Entry] = {
         "mltrail.cli.server", "server_command", "Run a tracking server for a team (API, UI)."
     ),
     "ui": _Entry("mltrail.cli.server", "ui_command", "Open the web UI on a local store."),
+    "sync": _Entry("mltrail.cli.sync", "sync_command", "Upload the offline spool to the server."),
 }
 
 

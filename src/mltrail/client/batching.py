@@ -11,6 +11,18 @@ before the flush has then been sent (or has failed). Failures are kept per run a
 as the original typed error, by the next ``flush()`` (or ``end_run()``) that covers the run.
 A batch that the backend rejects is retried item by item (metrics key by key), so one bad
 param does not cost the rest of the batch.
+
+When a tracking server cannot be reached (or answers 5xx/429) past the backend's retry
+budget, the batch goes, with its idempotency key, to the run's offline spool
+(:mod:`mltrail.client.spool`) and the queue keeps taking values: while the server is
+down new batches go straight to the spool, and every ``PROBE_INTERVAL_S`` the sender
+replays the spool; once a replay goes through, normal sending resumes. At interpreter
+exit the queue waits at most ``flush_timeout`` seconds, spools what is left (also the
+batch being sent, under the key it is being sent with) and says on stderr how many
+points went to the spool and how to upload them (``mltrail sync``).
+
+Per run the queue counts the metric points it accepted, sent, had acknowledged and
+spooled: :func:`run_stats`.
 """
 
 from __future__ import annotations
@@ -18,12 +30,15 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mltrail.entities import Metric, Param, RunTag
 from mltrail.errors import (
@@ -33,6 +48,9 @@ from mltrail.errors import (
     TooManyRequests,
 )
 from mltrail.tracking_api import TrackingAPI
+
+if TYPE_CHECKING:
+    from mltrail.client.spool import Spool
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +63,7 @@ _MARKER = 3
 MAX_PARAMS_TAGS_PER_BATCH = 100
 _TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests)
 _IDLE_WAIT = 0.05
+PROBE_INTERVAL_S = 2.0
 
 
 @dataclass
@@ -52,6 +71,48 @@ class _Pending:
     metrics: list[Metric] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    # Each request cut from this batch gets ``<key>-p<n>`` or ``<key>-m``: the exit path can
+    # then spool an in-flight batch under the very keys the sender is using.
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class RunStats:
+    """Metric points of one run, as seen by this process's logging queue.
+
+    ``accepted``: queued by log calls; ``sent``: put in requests to the backend;
+    ``acknowledged``: applied by the backend (replays from the spool included);
+    ``spooled``: written to the offline spool; ``replayed``: spooled points later
+    acknowledged. ``spooled - replayed`` points wait in the spool for ``mltrail sync``.
+    """
+
+    accepted: int = 0
+    sent: int = 0
+    acknowledged: int = 0
+    spooled: int = 0
+    replayed: int = 0
+
+    @property
+    def in_spool(self) -> int:
+        return self.spooled - self.replayed
+
+
+def _is_transient(exc: BaseException) -> bool:
+    # A bare MltrailError is what an unclassified 5xx answer (502, 504, a proxy's page)
+    # turns into; like 503 and 429 it says nothing about the batch itself.
+    return isinstance(exc, _TRANSIENT) or type(exc) is MltrailError
+
+
+def _spool_uri(backend: TrackingAPI) -> str | None:
+    """The tracking URI to spool under, for backends that talk to a server; else None."""
+    if getattr(backend, "http", None) is None:
+        return None
+    uri = getattr(backend, "uri", None)
+    return uri if isinstance(uri, str) else None
+
+
+def _is_offline(backend: TrackingAPI) -> bool:
+    return bool(getattr(getattr(backend, "http", None), "offline", False))
 
 
 class BatchQueue:
@@ -69,10 +130,23 @@ class BatchQueue:
         self._errors: list[tuple[str, BaseException]] = []
         self._errors_lock = threading.Lock()
         self._atexit_registered = False
+        self.spool_dir: str | None = None
+        self._stats: dict[str, RunStats] = {}
+        self._stats_lock = threading.Lock()
+        # Spools this process writes, by (uri, run_id), with the backend that replays them.
+        self._spools: dict[tuple[str, str], tuple[TrackingAPI, Spool]] = {}
+        self._spools_lock = threading.RLock()
+        # Server URIs found unreachable -> monotonic time of the next replay attempt.
+        self._down: dict[str, float] = {}
+        self._inflight: list[tuple[TrackingAPI, str, _Pending]] = []
+        self._closed = False
+        self._warned: set[str] = set()
 
     # -- producer side -----------------------------------------------------
     def put(self, item: tuple[Any, ...]) -> None:
         """Queue ``(kind, backend, run_id, key, value[, timestamp, step])``."""
+        if item[0] == METRIC:
+            self._stat(item[2]).accepted += 1
         self._items.append(item)
         if self._thread is None:
             self.ensure_started()
@@ -98,7 +172,11 @@ class BatchQueue:
 
         ``run_id`` limits the errors raised to those of one run (others stay kept).
         A timeout raises :class:`TemporarilyUnavailable`; what is queued stays queued.
+        After interpreter exit began, what was left has been spooled: nothing to wait for.
         """
+        if self._closed:
+            self.raise_errors(run_id=run_id)
+            return
         if self._items or self._thread is not None:
             self.ensure_started()
             done = threading.Event()
@@ -127,14 +205,31 @@ class BatchQueue:
         with self._errors_lock:
             self._errors.clear()
 
+    # -- visibility ----------------------------------------------------------
+    def _stat(self, run_id: str) -> RunStats:
+        stats = self._stats.get(run_id)
+        if stats is None:
+            with self._stats_lock:
+                stats = self._stats.setdefault(run_id, RunStats())
+        return stats
+
+    def stats(self, run_id: str) -> RunStats:
+        """A copy of the counters of ``run_id`` (zeros for a run this process never logged)."""
+        s = self._stat(run_id)
+        return RunStats(s.accepted, s.sent, s.acknowledged, s.spooled, s.replayed)
+
     # -- sender side -------------------------------------------------------
     def _run(self) -> None:
         while True:
-            if not self._items:
-                self._wake.wait(_IDLE_WAIT)
-                self._wake.clear()
-                continue
+            if self._closed:
+                return
             try:
+                if self._down:
+                    self._probe()
+                if not self._items:
+                    self._wake.wait(_IDLE_WAIT)
+                    self._wake.clear()
+                    continue
                 self._drain_once()
             except BaseException as exc:  # the sender must never die
                 logger.exception("mltrail background logging failed")
@@ -145,7 +240,7 @@ class BatchQueue:
         markers: list[threading.Event] = []
         count = 0
         items = self._items
-        while count < self.batch_max_points:
+        while count < self.batch_max_points and not self._closed:
             try:
                 item = items.popleft()
             except IndexError:
@@ -171,59 +266,249 @@ class BatchQueue:
             else:
                 batch.tags[key] = value
             count += 1
-        for (_, run_id), (backend, batch) in pending.items():
-            self._send_pending(backend, run_id, batch)
+        self._inflight = [
+            (backend, run_id, batch) for (_, run_id), (backend, batch) in pending.items()
+        ]
+        try:
+            for backend, run_id, batch in self._inflight:
+                self._send_pending(backend, run_id, batch)
+        finally:
+            self._inflight = []
         for marker in markers:
             marker.set()
 
     def _send_pending(self, backend: TrackingAPI, run_id: str, batch: _Pending) -> None:
-        params = [Param(k, v) for k, v in batch.params.items()]
-        tags = [RunTag(k, v) for k, v in batch.tags.items()]
-        size = MAX_PARAMS_TAGS_PER_BATCH
-        for start in range(0, max(len(params), len(tags)), size):
-            self._send(
-                backend,
-                run_id,
-                metrics=(),
-                params=params[start : start + size],
-                tags=tags[start : start + size],
-            )
-        if batch.metrics:
-            self._send(backend, run_id, metrics=batch.metrics, params=(), tags=())
+        for key, metrics, params, tags in _requests(batch):
+            self._send(backend, run_id, key=key, metrics=metrics, params=params, tags=tags)
 
     def _send(
         self,
         backend: TrackingAPI,
         run_id: str,
         *,
+        key: str,
         metrics: Sequence[Metric],
         params: Sequence[Param],
         tags: Sequence[RunTag],
     ) -> None:
+        uri = _spool_uri(backend)
+        if uri is not None and uri in self._down:
+            # The server is down: do not spend a retry budget per batch, spool at once.
+            self._spool(backend, run_id, key=key, metrics=metrics, params=params, tags=tags)
+            return
+        stats = self._stat(run_id)
+        stats.sent += len(metrics)
         try:
-            send_batch(backend, run_id, metrics=metrics, params=params, tags=tags)
+            backend.log_batch(
+                run_id, metrics=metrics, params=params, tags=tags, idempotency_key=key
+            )
+            if _is_offline(backend):
+                stats.spooled += len(metrics)
+            else:
+                stats.acknowledged += len(metrics)
         except MltrailError as exc:
-            if isinstance(exc, _TRANSIENT) or not _splittable(metrics, params, tags):
+            if _is_transient(exc) and uri is not None:
+                self._mark_down(uri, exc)
+                self._spool(backend, run_id, key=key, metrics=metrics, params=params, tags=tags)
+                return
+            if _is_transient(exc) or not _splittable(metrics, params, tags):
                 self._keep(run_id, exc)
                 return
             # Find the culprit: resend piece by piece, keeping each piece's own error.
             for piece in _pieces(metrics, params, tags):
                 try:
                     send_batch(backend, run_id, **piece)
+                    stats.acknowledged += len(piece.get("metrics", ()))
                 except BaseException as piece_exc:
                     self._keep(run_id, piece_exc)
         except BaseException as exc:
             self._keep(run_id, exc)
+
+    # -- the offline spool ---------------------------------------------------
+    def _spool_for(self, backend: TrackingAPI, uri: str, run_id: str) -> Spool:
+        with self._spools_lock:
+            found = self._spools.get((uri, run_id))
+            if found is not None:
+                return found[1]
+            from mltrail.client.spool import Spool, spool_path
+
+            directory = self._spool_directory(backend)
+            spool = Spool(spool_path(directory, run_id=run_id, tracking_uri=uri))
+            spool.set_meta("tracking_uri", uri)
+            spool.set_meta("run_id", run_id)
+            self._spools[(uri, run_id)] = (backend, spool)
+            return spool
+
+    def _spool_directory(self, backend: TrackingAPI) -> Path:
+
+        from mltrail.client.spool import spool_directory
+        from mltrail.config import load_settings
+
+        if self.spool_dir:
+            return Path(self.spool_dir)
+        settings = getattr(backend, "settings", None)
+        return spool_directory(settings if settings is not None else load_settings())
+
+    def _spool(
+        self,
+        backend: TrackingAPI,
+        run_id: str,
+        *,
+        key: str,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[RunTag],
+    ) -> None:
+        uri = _spool_uri(backend)
+        if uri is None:
+            return
+        try:
+            spool = self._spool_for(backend, uri, run_id)
+            if spool.append(idempotency_key=key, metrics=metrics, params=params, tags=tags):
+                self._stat(run_id).spooled += len(metrics)
+        except Exception as exc:  # a full or read-only disk: the batch is lost, say so
+            self._keep(run_id, exc)
+
+    def _mark_down(self, uri: str, exc: BaseException) -> None:
+        self._down[uri] = time.monotonic() + PROBE_INTERVAL_S
+        if uri not in self._warned:
+            self._warned.add(uri)
+            logger.warning(
+                "mltrail: the tracking server %s is unreachable (%s); logging continues into "
+                "the offline spool, which is sent when the server is back",
+                uri,
+                exc,
+            )
+
+    def _probe(self) -> None:
+        """Replay the spools of servers marked down whose next attempt is due."""
+        now = time.monotonic()
+        for uri, due in list(self._down.items()):
+            if due > now:
+                continue
+            if self.replay(uri):
+                self._down.pop(uri, None)
+                self._warned.discard(uri)
+                logger.warning("mltrail: the tracking server %s is back; spool sent", uri)
+            else:
+                self._down[uri] = time.monotonic() + PROBE_INTERVAL_S
+
+    def replay(self, uri: str) -> bool:
+        """Send this process's spooled batches for ``uri``; True when all went through."""
+        with self._spools_lock:
+            mine = [(k, v) for k, v in self._spools.items() if k[0] == uri]
+        for (_, run_id), (backend, spool) in mine:
+            stats = self._stat(run_id)
+            for batch in spool.batches():
+                try:
+                    backend.log_batch(
+                        run_id,
+                        metrics=batch.metrics,
+                        params=batch.params,
+                        tags=batch.tags,
+                        idempotency_key=batch.idempotency_key,
+                    )
+                except MltrailError as exc:
+                    if _is_transient(exc):
+                        return False
+                    # The server refuses this batch for good: keep the error, drop the batch.
+                    self._keep(run_id, exc)
+                spool.remove(batch.idempotency_key)
+                stats.acknowledged += len(batch.metrics)
+                stats.replayed += len(batch.metrics)
+            with self._spools_lock:
+                if spool.is_empty():
+                    self._spools.pop((uri, run_id), None)
+                    spool.close_and_remove_if_empty()
+        return True
+
+    def spool_leftovers(self) -> int:
+        """Spool what is queued or being sent (interpreter exit); returns the points spooled.
+
+        Stops the sender first: from here on only this thread touches the queue.
+        """
+        self._closed = True
+        self._wake.set()
+        count = 0
+        for backend, run_id, batch in list(self._inflight):
+            count += self._spool_pending(backend, run_id, batch)
+        leftovers: dict[tuple[int, str], tuple[TrackingAPI, _Pending]] = {}
+        while True:
+            try:
+                item = self._items.popleft()
+            except IndexError:
+                break
+            kind = item[0]
+            if kind == _MARKER:
+                item[1].set()
+                continue
+            backend, run_id, key, value = item[1], item[2], item[3], item[4]
+            slot = leftovers.setdefault((id(backend), run_id), (backend, _Pending()))
+            if kind == METRIC:
+                slot[1].metrics.append(Metric(key, value, item[5], item[6]))
+            elif kind == PARAM:
+                slot[1].params.setdefault(key, value)
+            else:
+                slot[1].tags[key] = value
+        for (_, run_id), (backend, batch) in leftovers.items():
+            count += self._spool_pending(backend, run_id, batch)
+        return count
+
+    def _spool_pending(self, backend: TrackingAPI, run_id: str, batch: _Pending) -> int:
+        if _spool_uri(backend) is None:
+            return 0
+        before = self._stat(run_id).spooled
+        for key, metrics, params, tags in _requests(batch):
+            self._spool(backend, run_id, key=key, metrics=metrics, params=params, tags=tags)
+        return self._stat(run_id).spooled - before
+
+    def spool_report(self) -> tuple[int, int, list[str]]:
+        """(points, batches, files) that this process left in spools."""
+        points = batches = 0
+        files: list[str] = []
+        with self._spools_lock:
+            for _, spool in self._spools.values():
+                b, p = spool.counts()
+                if b:
+                    batches += b
+                    points += p
+                    files.append(str(spool.path))
+        return points, batches, files
 
     def _keep(self, run_id: str, exc: BaseException) -> None:
         with self._errors_lock:
             self._errors.append((run_id, exc))
 
     def _flush_at_exit(self) -> None:
+        from mltrail.client import rest_http
+
+        # Requests made after this point (ending runs) give up retrying at the same deadline.
+        rest_http.give_up_after(self.flush_timeout)
         try:
             self.flush(self.flush_timeout)
+        except TemporarilyUnavailable:
+            pass  # not drained in time: spooled below
         except BaseException as exc:  # report, never crash interpreter exit
             logger.error("mltrail: logging not completed at exit: %s", exc)
+        try:
+            self.spool_leftovers()
+            points, batches, files = self.spool_report()
+        except BaseException as exc:
+            logger.error("mltrail: could not spool unsent values at exit: %s", exc)
+            return
+        with self._spools_lock:
+            # Closing checkpoints the WAL: the spool is then one self-contained file.
+            for _, spool in self._spools.values():
+                spool.close()
+            self._spools.clear()
+        if batches:
+            folder = os.path.dirname(files[0])
+            print(
+                f"mltrail: the tracking server could not be reached; {points} metric points "
+                f"({batches} batches) were saved to the spool in {folder}. "
+                f"Upload them with: mltrail sync --spool-dir {folder}",
+                file=sys.stderr,
+            )
 
 
 def send_batch(
@@ -242,6 +527,23 @@ def send_batch(
     backend.log_batch(
         run_id, metrics=metrics, params=params, tags=tags, idempotency_key=uuid.uuid4().hex
     )
+
+
+def _requests(
+    batch: _Pending,
+) -> list[tuple[str, list[Metric], list[Param], list[RunTag]]]:
+    """The requests a batch is sent as, each with its own key derived from the batch's."""
+    params = [Param(k, v) for k, v in batch.params.items()]
+    tags = [RunTag(k, v) for k, v in batch.tags.items()]
+    size = MAX_PARAMS_TAGS_PER_BATCH
+    out: list[tuple[str, list[Metric], list[Param], list[RunTag]]] = []
+    for n, start in enumerate(range(0, max(len(params), len(tags)), size)):
+        out.append(
+            (f"{batch.key}-p{n}", [], params[start : start + size], tags[start : start + size])
+        )
+    if batch.metrics:
+        out.append((f"{batch.key}-m", batch.metrics, [], []))
+    return out
 
 
 def _splittable(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> bool:
@@ -279,6 +581,12 @@ def get_queue() -> BatchQueue:
                     flush_timeout=settings.flush_timeout,
                 )
     return _queue
+
+
+def run_stats(run_id: str) -> RunStats:
+    """How many metric points of ``run_id`` this process accepted, sent, had acknowledged
+    and spooled (see :class:`RunStats`)."""
+    return get_queue().stats(run_id)
 
 
 def _after_fork_in_child() -> None:

@@ -4,6 +4,11 @@ credentials, TLS, retries with exponential backoff and jitter, typed errors.
 Retried: connection failures, timeouts, 429 and 5xx (honouring Retry-After). Never retried:
 other 4xx, which would fail the same way again. Requests that change state are retried
 too, so callers that must not apply a change twice send an idempotency key.
+
+With ``MLTRAIL_OFFLINE=1`` no request leaves the machine: the session answers from the
+offline spool (:mod:`mltrail.client.offline`). At interpreter exit
+(:func:`give_up_after`) retries stop at a deadline, so a process whose server is gone
+exits in bounded time.
 """
 
 from __future__ import annotations
@@ -26,6 +31,18 @@ BACKOFF_BASE_S = 0.1
 BACKOFF_MAX_S = 10.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 507})
 _TRANSPORT_ERRORS = (httpx.TransportError,)
+# Monotonic time after which no request is retried any more (set at interpreter exit).
+_give_up_at: float | None = None
+
+
+def give_up_after(seconds: float) -> None:
+    """Stop retrying requests ``seconds`` from now (for a bounded interpreter exit)."""
+    global _give_up_at
+    _give_up_at = time.monotonic() + max(0.0, seconds)
+
+
+def _out_of_time() -> bool:
+    return _give_up_at is not None and time.monotonic() >= _give_up_at
 
 
 def _verify(settings: Settings) -> ssl.SSLContext | bool:
@@ -92,7 +109,14 @@ class HttpSession:
         self._sleep = sleep
         auth, headers = _auth(settings)
         headers["User-Agent"] = f"mltrail/{mltrail.__version__}"
+        self.offline = settings.offline
+        transport: httpx.BaseTransport | None = None
+        if self.offline:
+            from mltrail.client.offline import OfflineTransport
+
+            transport = OfflineTransport(self.base_url, settings=settings)
         self.client = httpx.Client(
+            transport=transport,
             base_url=self.base_url,
             timeout=httpx.Timeout(settings.http_timeout),
             verify=_verify(settings),
@@ -119,7 +143,7 @@ class HttpSession:
             try:
                 response = self.client.send(request, stream=stream)
             except _TRANSPORT_ERRORS as exc:
-                if attempt >= max_retries:
+                if attempt >= max_retries or _out_of_time():
                     raise ConnectionFailed(
                         f"Cannot reach the tracking server at {self.base_url} "
                         f"({type(exc).__name__}: {exc}) after {attempt + 1} attempts"
@@ -127,7 +151,11 @@ class HttpSession:
                 self._sleep(backoff_delay(attempt))
                 attempt += 1
                 continue
-            if response.status_code in RETRY_STATUSES and attempt < max_retries:
+            if (
+                response.status_code in RETRY_STATUSES
+                and attempt < max_retries
+                and not _out_of_time()
+            ):
                 retry_after = response.headers.get("retry-after")
                 response.close()
                 self._sleep(backoff_delay(attempt, retry_after=retry_after))

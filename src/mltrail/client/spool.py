@@ -1,0 +1,265 @@
+"""The offline spool: batches the tracking server did not take, kept on local disk.
+
+One SQLite database per (run, tracking server) under the spool directory
+(``MLTRAIL_SPOOL_DIR``, default ``~/.mltrail/spool``). SQLite gives what a spool needs
+without a format of our own: a batch is one transaction, so it is stored whole or not at
+all, also when the process is killed in the middle (WAL, ``synchronous=FULL``), and
+several processes logging to the same run can share a file.
+
+Each batch keeps the idempotency key it was first sent with. A batch whose answer was
+lost is therefore harmless to replay: the server applies a key once, so replaying the
+spool (by the process itself when the server comes back, or by ``mltrail sync`` later,
+or both, or twice) never duplicates a point.
+
+Besides batches a spool file may hold the run's creation (runs created offline, see
+:mod:`mltrail.client.offline`) and its final status, replayed before and after the
+batches.
+
+A process that writes a spool holds a shared ``flock`` on ``<file>.lock``; ``mltrail
+sync`` takes it exclusively and skips files that a live process still holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from mltrail.client import rest_codec as codec
+from mltrail.config import Settings
+from mltrail.entities import Metric, Param, RunTag
+from mltrail.errors import ConfigurationError
+
+try:  # POSIX only; on other systems files are not locked (sync may race a live process)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+SUFFIX = ".spool.db"
+_BUSY_TIMEOUT_MS = 30_000
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    points INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    created_time INTEGER NOT NULL
+);
+"""
+
+
+def spool_directory(settings: Settings) -> Path:
+    """Where spool files live: ``settings.spool_dir`` or ``~/.mltrail/spool``."""
+    if settings.spool_dir:
+        return Path(settings.spool_dir).expanduser()
+    return Path.home() / ".mltrail" / "spool"
+
+
+def spool_path(directory: Path, *, run_id: str, tracking_uri: str) -> Path:
+    """The file of one run on one server (the server is part of the name: run ids are only
+    unique per server)."""
+    digest = hashlib.sha1(tracking_uri.encode()).hexdigest()[:10]
+    return directory / f"{_SAFE.sub('_', run_id)[:80]}-{digest}{SUFFIX}"
+
+
+@dataclass(frozen=True)
+class SpooledBatch:
+    seq: int
+    idempotency_key: str
+    metrics: list[Metric]
+    params: list[Param]
+    tags: list[RunTag]
+
+
+def encode_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> str:
+    return json.dumps(
+        {
+            "metrics": codec.metric_columns(metrics),
+            "params": codec.pairs_out(params),
+            "tags": codec.pairs_out(tags),
+        },
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+
+
+def decode_batch(payload: str) -> tuple[list[Metric], list[Param], list[RunTag]]:
+    body = json.loads(payload)
+    metrics: list[Metric] = []
+    for key, col in body.get("metrics", {}).items():
+        values = codec.floats_in(col["values"])
+        metrics.extend(map(Metric, [key] * len(values), values, col["timestamps"], col["steps"]))
+    params = [Param(p["key"], p["value"]) for p in body.get("params", [])]
+    tags = [RunTag(t["key"], t["value"]) for t in body.get("tags", [])]
+    return metrics, params, tags
+
+
+class Spool:
+    """One run's spool file. Thread-safe (the sender thread and interpreter exit share it)."""
+
+    def __init__(self, path: Path, *, lock: str = "shared") -> None:
+        """Open (creating) ``path``. ``lock`` is ``"shared"`` (a logging process),
+        ``"exclusive"`` (sync; raises :class:`BlockingIOError` when a live process holds
+        the file) or ``"none"``."""
+        self.path = path
+        self._lock = threading.Lock()
+        self._lock_file: IO[bytes] | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"Cannot create the spool directory {path.parent}: {exc}"
+            ) from exc
+        if lock != "none" and fcntl is not None:
+            self._lock_file = open(f"{path}.lock", "ab")  # noqa: SIM115 - held until close()
+            flags = fcntl.LOCK_SH if lock == "shared" else fcntl.LOCK_EX | fcntl.LOCK_NB
+            try:
+                fcntl.flock(self._lock_file.fileno(), flags)
+            except BlockingIOError:
+                self._lock_file.close()
+                raise
+        self._conn = sqlite3.connect(
+            str(path),
+            timeout=_BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a batch the spool accepted survives a power cut, not only a process crash.
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+
+    # -- meta ----------------------------------------------------------------------
+    def get_meta(self, name: str) -> Any:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, name: str, value: Any) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO meta (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, json.dumps(value)),
+            )
+
+    def delete_meta(self, name: str) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM meta WHERE name = ?", (name,))
+
+    # -- batches -------------------------------------------------------------------
+    def append(
+        self,
+        *,
+        idempotency_key: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> bool:
+        """Store a batch (one transaction); False when its key is already spooled."""
+        return self.append_encoded(
+            idempotency_key=idempotency_key,
+            points=len(metrics),
+            payload=encode_batch(metrics, params, tags),
+        )
+
+    def append_encoded(self, *, idempotency_key: str, points: int, payload: str) -> bool:
+        """Store a batch already in the spool's JSON shape (see :func:`encode_batch`)."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "INSERT OR IGNORE INTO batches (idempotency_key, points, payload, created_time) "
+                "VALUES (?, ?, ?, ?)",
+                (idempotency_key, points, payload, time.time_ns() // 1_000_000),
+            )
+        return cursor.rowcount == 1
+
+    def batches(self) -> Iterator[SpooledBatch]:
+        """The spooled batches in the order they were spooled (read one at a time)."""
+        last = 0
+        while True:
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT seq, idempotency_key, payload FROM batches WHERE seq > ? "
+                    "ORDER BY seq LIMIT 1",
+                    (last,),
+                ).fetchone()
+            if row is None:
+                return
+            last = row[0]
+            metrics, params, tags = decode_batch(row[2])
+            yield SpooledBatch(row[0], row[1], metrics, params, tags)
+
+    def remove(self, idempotency_key: str) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM batches WHERE idempotency_key = ?", (idempotency_key,))
+
+    def counts(self) -> tuple[int, int]:
+        """(batches, metric points) still spooled."""
+        with self._lock:
+            row = self._conn.execute("SELECT COUNT(*), COALESCE(SUM(points), 0) FROM batches")
+            batches, points = row.fetchone()
+        return int(batches), int(points)
+
+    def is_empty(self) -> bool:
+        with self._lock:
+            batch = self._conn.execute("SELECT 1 FROM batches LIMIT 1").fetchone()
+            pending = self._conn.execute(
+                "SELECT 1 FROM meta WHERE name IN ('create', 'update') LIMIT 1"
+            ).fetchone()
+        return batch is None and pending is None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+
+    def close_and_remove_if_empty(self) -> bool:
+        """Close; delete the file when it holds nothing and no other process has it open."""
+        empty = self.is_empty()
+        self.close()
+        if not empty:
+            return False
+        return remove_if_unused(self.path)
+
+
+def remove_if_unused(path: Path) -> bool:
+    """Delete a spool file (and its WAL, SHM and lock files) unless a live process holds it."""
+    lock_path = Path(f"{path}.lock")
+    handle: IO[bytes] | None = None
+    try:
+        if fcntl is not None:
+            handle = open(lock_path, "ab")  # noqa: SIM115 - closed below
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        for extra in ("", "-wal", "-shm"):
+            with suppress(FileNotFoundError):
+                Path(f"{path}{extra}").unlink()
+        with suppress(FileNotFoundError):
+            lock_path.unlink()
+        return True
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def spool_files(directory: Path) -> list[Path]:
+    """Every spool file under ``directory``, oldest first."""
+    if not directory.is_dir():
+        return []
+    files = [p for p in directory.iterdir() if p.name.endswith(SUFFIX)]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))

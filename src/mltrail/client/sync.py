@@ -1,0 +1,198 @@
+"""Uploading spool files (``mltrail sync``): what an offline, crashed or cut-off process left.
+
+Per spool file, in order: create the run when it was created offline (with its own id;
+the experiment is found or created by name), send the batches in the order they were
+spooled, each with its original idempotency key, then record the run's end when it was
+recorded offline. Every step is idempotent on the server, so a sync that is interrupted,
+or run twice, or run while the logging process replays the same file, applies each batch
+once. A file is deleted when everything in it went through; a batch the server refuses
+for good stays in the file and is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mltrail.client.spool import Spool, spool_files
+from mltrail.config import Settings
+from mltrail.entities import RunStatus
+from mltrail.errors import (
+    ConnectionFailed,
+    MltrailError,
+    ResourceAlreadyExists,
+    TemporarilyUnavailable,
+    TooManyRequests,
+)
+from mltrail.tracking_api import TrackingAPI
+
+logger = logging.getLogger(__name__)
+
+OFFLINE_PREFIX = "offline:"
+_TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests)
+
+
+@dataclass
+class SyncReport:
+    """What one sync did."""
+
+    files: int = 0
+    runs: list[str] = field(default_factory=list)
+    batches: int = 0
+    points: int = 0
+    busy: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def pending_points(directory: Path) -> tuple[int, int, int]:
+    """(files, batches, points) waiting under ``directory``."""
+    files = batches = points = 0
+    for path in spool_files(directory):
+        try:
+            spool = Spool(path, lock="none")
+        except Exception:  # an unreadable file is reported by sync itself
+            continue
+        try:
+            b, p = spool.counts()
+        finally:
+            spool.close()
+        files += 1
+        batches += b
+        points += p
+    return files, batches, points
+
+
+def sync_directory(
+    directory: Path,
+    *,
+    settings: Settings,
+    tracking_uri: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> SyncReport:
+    """Upload every spool file under ``directory``.
+
+    ``tracking_uri`` overrides the server each file names (e.g. a server that moved).
+    ``on_progress`` is called with the number of metric points of each batch sent.
+    """
+    report = SyncReport()
+    backends: dict[str, TrackingAPI] = {}
+    for path in spool_files(directory):
+        try:
+            spool = Spool(path, lock="exclusive")
+        except BlockingIOError:
+            report.busy.append(path)
+            continue
+        report.files += 1
+        try:
+            uri = tracking_uri or spool.get_meta("tracking_uri")
+            run_id = spool.get_meta("run_id")
+            if not uri or not run_id:
+                report.failed.append((path, "not an mltrail spool file (no server or run id)"))
+                continue
+            backend = backends.get(uri)
+            if backend is None:
+                backend = backends[uri] = _backend(uri, settings=settings)
+            _sync_file(spool, backend, run_id=str(run_id), report=report, on_progress=on_progress)
+        except MltrailError as exc:
+            report.failed.append((path, exc.message))
+        finally:
+            spool.close_and_remove_if_empty()
+    for backend in backends.values():
+        close = getattr(backend, "close", None)
+        if callable(close):
+            close()
+    return report
+
+
+def _backend(uri: str, *, settings: Settings) -> TrackingAPI:
+    from mltrail.client.backends import get_backend
+
+    # Sync must reach the server even when this shell has MLTRAIL_OFFLINE=1 set.
+    return get_backend(uri, settings=settings.with_overrides(offline=False))
+
+
+def _sync_file(
+    spool: Spool,
+    backend: TrackingAPI,
+    *,
+    run_id: str,
+    report: SyncReport,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    create = spool.get_meta("create")
+    if create is not None:
+        _create_run(backend, run_id=run_id, create=create)
+        spool.delete_meta("create")
+    if run_id not in report.runs:
+        report.runs.append(run_id)
+    refused: list[str] = []
+    for batch in spool.batches():
+        try:
+            backend.log_batch(
+                run_id,
+                metrics=batch.metrics,
+                params=batch.params,
+                tags=batch.tags,
+                idempotency_key=batch.idempotency_key,
+            )
+        except MltrailError as exc:
+            if isinstance(exc, _TRANSIENT) or type(exc) is MltrailError:
+                raise
+            refused.append(exc.message)
+            continue
+        spool.remove(batch.idempotency_key)
+        report.batches += 1
+        report.points += len(batch.metrics)
+        if on_progress is not None:
+            on_progress(len(batch.metrics))
+    update = spool.get_meta("update")
+    if update is not None:
+        status = update.get("status")
+        backend.update_run(
+            run_id,
+            status=RunStatus.parse(status) if status else None,
+            end_time=update.get("end_time"),
+            run_name=update.get("run_name"),
+        )
+        spool.delete_meta("update")
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        report.failed.append(
+            (spool.path, f"the server refused a batch of run {run_id}: {refused[0]}{more}")
+        )
+
+
+def _create_run(backend: TrackingAPI, *, run_id: str, create: dict[str, object]) -> None:
+    experiment_id = str(create.get("experiment_id") or "0")
+    if experiment_id.startswith(OFFLINE_PREFIX):
+        experiment_id = _experiment_by_name(backend, experiment_id[len(OFFLINE_PREFIX) :])
+    tags = create.get("tags")
+    start_time = create.get("start_time")
+    backend.create_run(
+        experiment_id,
+        start_time=int(start_time) if isinstance(start_time, int) else None,
+        tags={str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else None,
+        run_name=str(create.get("run_name") or "") or None,
+        user_id=str(create.get("user_id") or "") or None,
+        run_id=run_id,
+    )
+
+
+def _experiment_by_name(backend: TrackingAPI, name: str) -> str:
+    found = backend.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return backend.create_experiment(name)
+    except ResourceAlreadyExists:
+        # Another sync created it between our lookup and our create.
+        again = backend.get_experiment_by_name(name)
+        if again is None:
+            raise
+        return again.experiment_id
