@@ -10,6 +10,7 @@ from fastapi import FastAPI
 import mltrail
 from mltrail.config import Settings, load_settings
 from mltrail.errors import ConfigurationError
+from mltrail.server import ui
 from mltrail.server.api.v1 import PREFIX as V1_PREFIX
 from mltrail.server.api.v1 import STREAMING_UPLOAD_PREFIXES, build_router
 from mltrail.server.api.v1.schemas import BatchIn
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     recorder = install_observability(app)
     app.include_router(build_router())
     _install_mlflow_adapter(app)
+    app.include_router(ui.router())
     _document_hand_parsed_bodies(app)
 
     # Added innermost first: the prefix is stripped before anything else looks at the path.
