@@ -159,22 +159,25 @@ def test_health_version_metrics(live_server: LiveServer) -> None:
     assert "# TYPE mltrail_http_request_duration_seconds histogram" in text
 
 
-def test_health_reports_database_down(server_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    store = tmp_path / "dbdir"
-    store.mkdir()
-    server = server_factory(store=f"sqlite:///{store / 'x.db'}")
+@pytest.mark.postgres
+def test_database_down_is_503(server_factory, postgres_uri: str) -> None:  # type: ignore[no-untyped-def]
+    server = server_factory(store=postgres_uri)
+    api = server.backend()
+    api.create_experiment("before")
     assert httpx.get(f"{server.url}/health").text == "OK"
-    (store / "x.db").unlink()
-    for extra in store.glob("x.db-*"):
-        extra.unlink()
-    store.chmod(0o500)
-    try:
-        answer = httpx.get(f"{server.url}/health")
-        # An unlinked SQLite file stays readable through open connections; a fresh
-        # connection cannot be made in a read-only folder.
-        assert answer.status_code in (200, 503)
-    finally:
-        store.chmod(0o700)
+    from sqlalchemy import create_engine, text
+
+    base, name = postgres_uri.rsplit("/", 1)
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+    health = httpx.get(f"{server.url}/health")
+    assert health.status_code == 503
+    assert name not in health.text
+    answer = httpx.get(f"{server.url}{V1}/experiments/1")
+    _error(answer, 503, "TEMPORARILY_UNAVAILABLE")
+    assert " 500 " not in server.log()
 
 
 def test_static_prefix(server_factory) -> None:  # type: ignore[no-untyped-def]

@@ -148,3 +148,26 @@ def test_non_finite_values_roundtrip(live_server: LiveServer) -> None:
     assert latest == 1.5
     summary = api.get_metric_summaries(run_id)[0]
     assert summary.count == 4
+
+
+def test_connection_failure_is_typed_after_retries() -> None:
+    from mltrail.client.rest import RestBackend
+    from mltrail.config import Settings
+    from mltrail.errors import ConnectionFailed
+
+    from .conftest import free_port
+
+    backend = RestBackend(
+        f"http://127.0.0.1:{free_port()}", settings=Settings(http_max_retries=2, http_timeout=2.0)
+    )
+    start = time.monotonic()
+    with pytest.raises(ConnectionFailed, match="after 3 attempts"):
+        backend.get_experiment("0")
+    assert time.monotonic() - start < 5
+
+
+def test_client_errors_are_not_retried(live_server: LiveServer) -> None:
+    api = live_server.backend(http_max_retries=5)
+    with pytest.raises(ResourceDoesNotExist):
+        api.get_run("e" * 32)
+    assert live_server.log().count(f"GET /api/v1/runs/{'e' * 32}") == 1

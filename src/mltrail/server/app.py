@@ -16,7 +16,11 @@ from mltrail.server.api.v1 import STREAMING_UPLOAD_PREFIXES, build_router
 from mltrail.server.api.v1.schemas import BatchIn
 from mltrail.server.errors import install_error_handlers
 from mltrail.server.middleware import BodyLimitMiddleware, HostAllowListMiddleware, PrefixMiddleware
-from mltrail.server.observability import MetricsMiddleware, install_observability
+from mltrail.server.observability import (
+    MetricsMiddleware,
+    configure_logging,
+    install_observability,
+)
 from mltrail.server.services import Services
 
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
@@ -158,4 +162,5 @@ def _document_hand_parsed_bodies(app: FastAPI) -> None:
 
 def create_app_from_environment() -> FastAPI:
     """Factory for uvicorn worker processes: the settings come from ``MLTRAIL_*`` variables."""
+    configure_logging()
     return create_app(load_settings())

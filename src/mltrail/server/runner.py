@@ -106,7 +106,9 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from mltrail.server.app import create_app, validate_static_prefix
+    from mltrail.server.observability import configure_logging
 
+    configure_logging()
     _check(settings)
     if settings.static_prefix:
         validate_static_prefix(settings.static_prefix)
@@ -128,7 +130,7 @@ def serve(settings: Settings) -> None:
     )
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with
     # a handler of our own in place, that ends this function normally (exit status 0).
-    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         if settings.workers == 1:
             config = uvicorn.Config(app, **_uvicorn_options(settings))
@@ -141,7 +143,8 @@ def serve(settings: Settings) -> None:
             config = uvicorn.Config(APP_FACTORY, factory=True, **_uvicorn_options(settings))
             Multiprocess(config, sockets=[sock]).run()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sock.close()
 
 

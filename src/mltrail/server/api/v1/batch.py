@@ -13,8 +13,11 @@ Accepted shapes (see ``schemas.BatchIn``)::
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +39,28 @@ class ParsedBatch:
     idempotency_key: str | None
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while 100,000 acyclic objects are allocated.
+
+    Otherwise each generation-0 threshold crossing scans the young objects again, which
+    costs about as much as building them. Only the caller that paused it resumes it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse_batch(raw: bytes, *, header_key: str | None) -> ParsedBatch:
+    with _gc_paused():
+        return _parse(raw, header_key=header_key)
+
+
+def _parse(raw: bytes, *, header_key: str | None) -> ParsedBatch:
     try:
         body = json.loads(raw) if raw else {}
     except (ValueError, UnicodeDecodeError) as exc:
