@@ -73,11 +73,11 @@ class ProgressBar:
         fraction = min(self._done / self._total, 1.0) if self._total else 1.0
         rate = self._done / elapsed if elapsed > 0 else 0.0
         tail = f" {fraction * 100:3.0f}%  {_size(self._done)}/{_size(self._total)}  {_size(rate)}/s"
-        bar_width = max(10, min(30, width - len(tail) - 16))
+        room = min(len(self._label), max(12, width // 3))
+        label = self._label if len(self._label) <= room else "..." + self._label[-(room - 3) :]
+        bar_width = max(10, min(30, width - room - len(tail) - 5))
         filled = int(bar_width * fraction)
         bar = "[" + "#" * filled + "." * (bar_width - filled) + "]"
-        room = max(width - len(tail) - len(bar) - 3, 8)
-        label = self._label if len(self._label) <= room else "..." + self._label[-(room - 3) :]
         return f"{label}  {bar}{tail}"[: max(width - 1, 20)]
 
     def _draw(self, now: float) -> None:
