@@ -46,6 +46,8 @@ _COMMANDS: dict[str, _Entry] = {
         "mltrail.cli.server", "server_command", "Run a tracking server for a team (API, UI)."
     ),
     "ui": _Entry("mltrail.cli.server", "ui_command", "Open the web UI on a local store."),
+    "artifacts": _Entry("mltrail.cli.artifacts", "artifacts", "List, download, upload artifacts."),
+    "gc": _Entry("mltrail.cli.gc", "gc_command", "Permanently remove deleted runs, experiments."),
     "sync": _Entry("mltrail.cli.sync", "sync_command", "Upload the offline spool to the server."),
 }
 
