@@ -320,3 +320,20 @@ def test_backend_store_uri_forms(server_factory, tmp_path: Path, uri_kind: str) 
     uri = f"sqlite:///{store}.db" if uri_kind == "sqlite" else (tmp_path / "forms").as_uri()
     server = server_factory(store=uri)
     assert server.backend().create_experiment("x") == "1"
+
+
+def test_mlflow_adapter_is_mounted_and_its_uploads_stream(server_factory) -> None:  # type: ignore[no-untyped-def]
+    server = server_factory(env={"MLTRAIL_MAX_REQUEST_BYTES": "10000"})
+    with httpx.Client(base_url=server.url) as http:
+        got = http.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": "0"})
+        assert got.status_code == 200, got.text
+        assert got.json()["experiment"]["name"] == "Default"
+        put = http.put("/api/2.0/mlflow-artifacts/artifacts/0/big.bin", content=b"y" * 50_000)
+        assert put.status_code == 200, put.text
+        back = http.get(f"{V1}/artifacts/0/big.bin")
+        assert back.content == b"y" * 50_000
+        _error(
+            http.post("/api/2.0/mlflow/experiments/create", content=b"{" + b" " * 20_000 + b"}"),
+            413,
+            "REQUEST_LIMIT_EXCEEDED",
+        )

@@ -25,7 +25,10 @@ from mltrail.server.services import Services
 
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 # The MLflow adapter's artifact upload route streams too.
-MLFLOW_UPLOAD_PREFIXES = ("/api/2.0/mlflow-artifacts/artifacts/",)
+MLFLOW_UPLOAD_PREFIXES = (
+    "/api/2.0/mlflow-artifacts/artifacts/",
+    "/ajax-api/2.0/mlflow-artifacts/artifacts/",
+)
 DEFAULT_SERVED_ARTIFACTS_DIR = "mlartifacts"
 
 
