@@ -1,0 +1,163 @@
+"""A real `mltrail server` on an S3 bucket (moto): direct mode, proxied mode, and gc of both."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from mltrail.cli.main import cli
+from mltrail.client.tracking_client import TrackingClient
+
+from .conftest import S3Emulator, free_port
+
+MIB = 1024 * 1024
+
+
+@dataclass
+class Server:
+    url: str
+    db_uri: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+@contextmanager
+def _start_server(args: list[str], *, tmp_path: Path, env: dict[str, str]) -> Iterator[Server]:
+    port = free_port()
+    db_uri = f"sqlite:///{tmp_path / 'server.db'}"
+    log_path = tmp_path / "server.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "AWS_"))}
+    full_env.update(env, MLTRAIL_NO_AUTH="true")
+    cmd = [sys.executable, "-m", "mltrail", "server", "--port", str(port)]
+    cmd += ["--backend-store-uri", db_uri, *args]
+    server = Server(url=f"http://127.0.0.1:{port}", db_uri=db_uri, log_path=log_path)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{server.log()}")
+            try:
+                if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not come up:\n{server.log()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _no_cloud_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "MLTRAIL_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+
+
+def _gc(*args: str) -> str:
+    result = CliRunner().invoke(cli, ["gc", *args], catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result.stdout
+
+
+def test_direct_mode_clients_write_to_the_bucket(
+    s3: S3Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3.new_bucket()
+    with _start_server(
+        ["--no-serve-artifacts", "--default-artifact-root", f"s3://{bucket}/root"],
+        tmp_path=tmp_path,
+        env=s3.env(),
+    ) as server:
+        # The client writes with its own credentials, found where AWS tools look for them.
+        _no_cloud_credentials(monkeypatch, tmp_path)
+        for name, value in s3.env().items():
+            monkeypatch.setenv(name, value)
+        client = TrackingClient(server.url)
+        exp = client.create_experiment("direct")
+        run = client.create_run(exp)
+        run_id = run.info.run_id
+        assert run.info.artifact_uri == f"s3://{bucket}/root/{exp}/{run_id}/artifacts"
+        model = tmp_path / "model.bin"
+        model.write_bytes(os.urandom(6 * MIB))
+        client.log_artifact(run_id, model, "model")
+        client.log_text(run_id, "hi", "notes/readme.txt")
+
+        prefix = f"root/{exp}/{run_id}/artifacts"
+        assert s3.keys(bucket) == [f"{prefix}/model/model.bin", f"{prefix}/notes/readme.txt"]
+        assert [f.path for f in client.list_artifacts(run_id)] == ["model", "notes"]
+        local = client.download_artifacts(run_id, "model/model.bin", tmp_path / "dl")
+        assert Path(local).read_bytes() == model.read_bytes()
+
+        client.delete_run(run_id)
+        out = _gc("--backend-store-uri", server.db_uri)
+        assert f"Removed artifacts s3://{bucket}/{prefix}" in out
+        assert s3.keys(bucket) == []
+
+
+def test_proxied_mode_clients_need_no_cloud_credentials(
+    s3: S3Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3.new_bucket()
+    with _start_server(
+        ["--artifacts-destination", f"s3://{bucket}/dest"], tmp_path=tmp_path, env=s3.env()
+    ) as server:
+        _no_cloud_credentials(monkeypatch, tmp_path)
+        client = TrackingClient(server.url)
+        exp = client.create_experiment("proxied")
+        run_id = client.create_run(exp).info.run_id
+        assert client.get_run(run_id).info.artifact_uri.startswith("mlflow-artifacts:/")
+        src = tmp_path / "src"
+        (src / "data").mkdir(parents=True)
+        big = os.urandom(7 * MIB + 5)
+        (src / "data" / "big.bin").write_bytes(big)
+        (src / "config.yaml").write_text("a: 1\n")
+        client.log_artifacts(run_id, src, "bundle")
+
+        prefix = f"dest/{exp}/{run_id}/artifacts/bundle"
+        assert s3.keys(bucket) == [f"{prefix}/config.yaml", f"{prefix}/data/big.bin"]
+        dst = Path(client.download_artifacts(run_id, "bundle", tmp_path / "dl"))
+        got = (dst / "data" / "big.bin").read_bytes()
+        assert hashlib.sha256(got).digest() == hashlib.sha256(big).digest()
+        assert (dst / "config.yaml").read_text() == "a: 1\n"
+
+        client.delete_run(run_id)
+        # gc runs where the server runs: with the bucket's credentials.
+        for name, value in s3.env().items():
+            monkeypatch.setenv(name, value)
+        dry = _gc("--backend-store-uri", server.db_uri, "--artifacts-destination",
+                  f"s3://{bucket}/dest", "--dry-run")  # fmt: skip
+        assert f"Would remove run {run_id}" in dry
+        assert len(s3.keys(bucket)) == 2
+        out = _gc(
+            "--backend-store-uri", server.db_uri, "--artifacts-destination", f"s3://{bucket}/dest"
+        )
+        assert f"Removed artifacts mlflow-artifacts:/{exp}/{run_id}/artifacts" in out
+        assert s3.keys(bucket) == []
