@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 
 import mltrail.store.schema_models  # noqa: F401  (adds the model tables to metadata)
+import mltrail.store.schema_auth  # noqa: F401  (adds the user and permission tables)
 from mltrail.store.schema import metadata
 
 config = context.config

@@ -75,6 +75,7 @@ class RegistryStore(Protocol):
         order_by: Sequence[str] = (),
         max_results: int = 100,
         offset: int = 0,
+        readable_by: tuple[int, int] | None = None,
     ) -> tuple[list[RegisteredModel], bool]: ...
 
     def set_alias(self, name: str, *, alias: str, version: int, now: int) -> None: ...
@@ -134,6 +135,7 @@ class RegistryStore(Protocol):
         order_by: Sequence[str] = (),
         max_results: int = 10000,
         offset: int = 0,
+        readable_by: tuple[int, int] | None = None,
     ) -> tuple[list[ModelVersion], bool]: ...
 
 
@@ -297,6 +299,7 @@ class RegistryService:
         max_results: int | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        readable_by: tuple[int, int] | None = None,
     ) -> PagedList[RegisteredModel]:
         limit = v.validate_max_results(
             100 if max_results is None else max_results, limit=MAX_MODELS_PAGE
@@ -307,6 +310,7 @@ class RegistryService:
             order_by=v.validate_order_by(order_by),
             max_results=limit,
             offset=offset,
+            readable_by=readable_by,
         )
         return PagedList(models, encode_token(offset + len(models)) if more else None)
 
@@ -495,6 +499,7 @@ class RegistryService:
         max_results: int | None = None,
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        readable_by: tuple[int, int] | None = None,
     ) -> PagedList[ModelVersion]:
         limit = v.validate_max_results(
             10_000 if max_results is None else max_results, limit=MAX_VERSIONS_PAGE
@@ -505,5 +510,6 @@ class RegistryService:
             order_by=v.validate_order_by(order_by),
             max_results=limit,
             offset=offset,
+            readable_by=readable_by,
         )
         return PagedList(versions, encode_token(offset + len(versions)) if more else None)

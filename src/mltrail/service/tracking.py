@@ -84,13 +84,16 @@ class TrackingService:
         filter_string: str = "",
         order_by: Sequence[str] = (),
         page_token: str | None = None,
+        readable_by: tuple[int, int] | None = None,
     ) -> PagedList[Experiment]:
+        """``readable_by`` (user id, default level) limits the search to what that user may read."""
         return self.store.search_experiments(
             view_type=_view_type(view_type),
             max_results=v.validate_max_results(max_results, limit=MAX_SEARCH_RESULTS),
             filter_string=_filter(filter_string),
             order_by=v.validate_order_by(order_by),
             page_token=page_token,
+            readable_by=readable_by,
         )
 
     def rename_experiment(self, experiment_id: str, *, new_name: str) -> None:

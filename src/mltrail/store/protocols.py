@@ -53,6 +53,7 @@ class TrackingStore(Protocol):
         filter_string: str,
         order_by: Sequence[str],
         page_token: str | None,
+        readable_by: tuple[int, int] | None = None,
     ) -> PagedList[Experiment]: ...
 
     def rename_experiment(self, experiment_id: str, *, new_name: str, update_time: int) -> None: ...

@@ -40,8 +40,12 @@ def experiment_search_query(
     order_by: Sequence[str],
     limit: int,
     offset: int,
+    readable_by: tuple[int, int] | None = None,
 ) -> sa.Select[Any]:
     """SELECT experiments.experiment_id of the matching experiments, ordered and paged.
+
+    ``readable_by`` is ``(user_id, default permission level)``: only experiments that user
+    may read match (filtered inside the query, so pages stay full and tokens stay valid).
 
     Raises MalformedFilter for a filter or order_by clause that does not parse.
     """
@@ -51,6 +55,15 @@ def experiment_search_query(
 
     conditions = [lifecycle_condition(_experiments.c.lifecycle_stage, view_type)]
     conditions.extend(_clause_condition(clause) for clause in clauses)
+    if readable_by is not None:
+        from mltrail.store.schema_auth import experiment_readable
+
+        user_id, default_level = readable_by
+        conditions.append(
+            experiment_readable(
+                _experiments.c.experiment_id, user_id=user_id, default_level=default_level
+            )
+        )
 
     source: sa.FromClause = _experiments
     sort: list[ColumnElement[Any]] = []

@@ -217,9 +217,15 @@ class SqlRegistryStore:
         order_by: Sequence[str] = (),
         max_results: int = 100,
         offset: int = 0,
+        readable_by: tuple[int, int] | None = None,
     ) -> tuple[list[RegisteredModel], bool]:
-        """One page of models; the flag says whether more follow."""
+        """One page of models; the flag says whether more follow.
+
+        ``readable_by`` (user id, default level) keeps only the models that user may read.
+        """
         query = sa.select(registered_models)
+        if readable_by is not None:
+            query = query.where(_readable(readable_by))
         orders = parse_order_by(order_by, allowed=_MODEL_ORDER)
         for clause in parse_filter(filter_string, REGISTERED_MODELS):
             query = query.where(_model_condition(clause))
@@ -451,9 +457,12 @@ class SqlRegistryStore:
         order_by: Sequence[str] = (),
         max_results: int = 10000,
         offset: int = 0,
+        readable_by: tuple[int, int] | None = None,
     ) -> tuple[list[ModelVersion], bool]:
         """One page of versions; the flag says whether more follow."""
         query = _versions_query()
+        if readable_by is not None:
+            query = query.where(_readable(readable_by))
         orders = parse_order_by(order_by, allowed=_VERSION_ORDER)
         for clause in parse_filter(filter_string, MODEL_VERSIONS):
             query = query.where(_version_condition(clause))
@@ -626,3 +635,13 @@ def _load_models(conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]
         )
         for r in rows
     ]
+
+
+def _readable(readable_by: tuple[int, int]) -> ColumnElement[bool]:
+    from mltrail.store.schema_auth import registered_model_readable
+
+    user_id, default_level = readable_by
+    condition: ColumnElement[bool] = registered_model_readable(
+        rm.id, user_id=user_id, default_level=default_level
+    )
+    return condition

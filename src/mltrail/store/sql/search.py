@@ -48,6 +48,7 @@ def search_experiments(
     filter_string: str,
     order_by: Sequence[str],
     page_token: str | None,
+    readable_by: tuple[int, int] | None = None,
 ) -> PagedList[Experiment]:
     from mltrail.store.search import experiment_search_query
 
@@ -58,6 +59,7 @@ def search_experiments(
         order_by=order_by,
         limit=max_results + 1,
         offset=offset,
+        readable_by=readable_by,
     )
     ids = [int(e) for e in conn.execute(query).scalars()]
     has_more = len(ids) > max_results

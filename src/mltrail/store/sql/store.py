@@ -93,6 +93,7 @@ class SqlTrackingStore:
         filter_string: str,
         order_by: Sequence[str],
         page_token: str | None,
+        readable_by: tuple[int, int] | None = None,
     ) -> PagedList[Experiment]:
         with read_connection(self.engine) as conn:
             return search.search_experiments(
@@ -102,6 +103,7 @@ class SqlTrackingStore:
                 filter_string=filter_string,
                 order_by=order_by,
                 page_token=page_token,
+                readable_by=readable_by,
             )
 
     def rename_experiment(self, experiment_id: str, *, new_name: str, update_time: int) -> None:

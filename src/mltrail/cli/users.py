@@ -1,0 +1,178 @@
+"""``mltrail users``: the server's user accounts, managed directly in the tracking database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from mltrail.service.auth import AuthService
+    from mltrail.service.permissions import PermissionService
+
+DB_OPTION_HELP = (
+    "The server's --backend-store-uri (sqlite:///, postgresql://, mysql:// or a folder). "
+    "Default: $MLTRAIL_BACKEND_STORE_URI, else --tracking-uri, else ./mltrail."
+)
+
+
+def db_option(function: Any) -> Any:
+    return click.option(
+        "--backend-store-uri", "backend_store_uri", metavar="URI", default=None, help=DB_OPTION_HELP
+    )(function)
+
+
+def _database_uri(ctx: click.Context, backend_store_uri: str | None) -> str:
+    from mltrail.cli.context import CliState
+    from mltrail.config import load_settings
+    from mltrail.server.app import resolve_backend
+
+    state = ctx.find_object(CliState)
+    uri = backend_store_uri or load_settings().backend_store_uri
+    if not uri and state is not None and state.tracking_uri:
+        uri = state.tracking_uri
+    settings = load_settings(backend_store_uri=uri or "")
+    return resolve_backend(settings)[0]
+
+
+def open_services(
+    ctx: click.Context, backend_store_uri: str | None
+) -> tuple[AuthService, PermissionService]:
+    """The auth and permission services over the database (created or upgraded if needed)."""
+    from mltrail.config import load_settings
+    from mltrail.service.auth import AuthService
+    from mltrail.service.permissions import Level, PermissionService
+    from mltrail.store.sql.auth import SqlAuthStore
+    from mltrail.store.sql.engine import create_engine_for
+    from mltrail.store.sql.migrate import ensure_schema
+
+    engine = create_engine_for(_database_uri(ctx, backend_store_uri))
+    ensure_schema(engine)
+    ctx.call_on_close(engine.dispose)
+    store = SqlAuthStore(engine)
+    default = Level.parse(load_settings().default_permission or "NONE")
+    return AuthService(store=store), PermissionService(store=store, default_level=default)
+
+
+def read_password(password_file: str | None, *, prompt: str = "Password") -> str:
+    if password_file == "-":
+        import sys
+
+        return sys.stdin.readline().rstrip("\r\n")
+    if password_file:
+        return Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
+    value: str = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@click.group()
+def users() -> None:
+    """Create, list and delete users of `mltrail server` (stored in its database)."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Make the user an administrator.")
+@click.option(
+    "--password-file",
+    metavar="FILE",
+    default=None,
+    help="Read the password from FILE ('-' for stdin) instead of prompting.",
+)
+@db_option
+@click.pass_context
+def create_user(
+    ctx: click.Context,
+    name: str,
+    admin: bool,
+    password_file: str | None,
+    backend_store_uri: str | None,
+) -> None:
+    """Create the user NAME (the password is prompted for; at least 12 characters)."""
+    auth, _ = open_services(ctx, backend_store_uri)
+    password = read_password(password_file)
+    user = auth.create_user(name, password, is_admin=admin)
+    click.echo(f"Created {'admin ' if user.is_admin else ''}user {user.username}")
+
+
+@users.command("list")
+@click.option("--output", type=click.Choice(["table", "json"]), default="table")
+@db_option
+@click.pass_context
+def list_users(ctx: click.Context, output: str, backend_store_uri: str | None) -> None:
+    """List the users."""
+    auth, _ = open_services(ctx, backend_store_uri)
+    found = auth.list_users()
+    if output == "json":
+        click.echo(
+            json.dumps(
+                [{"id": u.id, "username": u.username, "is_admin": u.is_admin} for u in found]
+            )
+        )
+        return
+    for user in found:
+        click.echo(f"{user.username}{'  (admin)' if user.is_admin else ''}")
+
+
+@users.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@db_option
+@click.pass_context
+def delete_user(ctx: click.Context, name: str, yes: bool, backend_store_uri: str | None) -> None:
+    """Delete the user NAME (their tokens, sessions and grants go with them)."""
+    auth, _ = open_services(ctx, backend_store_uri)
+    if not yes:
+        click.confirm(f"Delete user {name}?", abort=True)
+    auth.delete_user(name)
+    click.echo(f"Deleted user {name}")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.option(
+    "--password-file",
+    metavar="FILE",
+    default=None,
+    help="Read the new password from FILE ('-' for stdin).",
+)
+@db_option
+@click.pass_context
+def change_password(
+    ctx: click.Context, name: str, password_file: str | None, backend_store_uri: str | None
+) -> None:
+    """Set a new password for NAME (ends their browser sessions)."""
+    auth, _ = open_services(ctx, backend_store_uri)
+    auth.get_user(name)
+    auth.set_password(name, read_password(password_file, prompt="New password"))
+    click.echo(f"Password of {name} changed")
+
+
+@users.command("set-admin")
+@click.argument("name")
+@click.argument("value", type=click.Choice(["true", "false"]), default="true")
+@db_option
+@click.pass_context
+def set_admin(ctx: click.Context, name: str, value: str, backend_store_uri: str | None) -> None:
+    """Make NAME an administrator (VALUE true, the default) or not (false)."""
+    auth, _ = open_services(ctx, backend_store_uri)
+    auth.set_admin(name, is_admin=value == "true")
+    click.echo(f"{name} is {'now' if value == 'true' else 'no longer'} an admin")
+
+
+@users.command("import-htpasswd")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@db_option
+@click.pass_context
+def import_htpasswd(ctx: click.Context, file: str, backend_store_uri: str | None) -> None:
+    """Import the bcrypt entries of an htpasswd FILE (other hash kinds are reported)."""
+    auth, _ = open_services(ctx, backend_store_uri)
+    lines = Path(file).read_text(encoding="utf-8", errors="replace").splitlines()
+    imported, skipped = auth.import_htpasswd(lines)
+    for name in imported:
+        click.echo(f"Imported {name}")
+    for reason in skipped:
+        click.echo(f"Skipped {reason}", err=True)
+    click.echo(f"{len(imported)} imported, {len(skipped)} skipped")

@@ -1,0 +1,182 @@
+"""SQL tables of users, API tokens, browser sessions and per-resource permissions.
+
+They live on the same ``metadata`` as the tracking tables (one database, one migration
+history). Secrets are never stored: passwords as argon2id (or imported bcrypt) hashes,
+token secrets and session ids as SHA-256 digests.
+
+Permission levels are small integers (``0`` none, ``1`` read, ``2`` edit, ``3`` manage)
+so that "at least READ" is a comparison inside SQL searches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    and_,
+    exists,
+    not_,
+    or_,
+)
+
+import mltrail.store.schema_models  # noqa: F401  (registered_models must exist on metadata)
+from mltrail.store.schema import metadata
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(256), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    # Bumped on password change: sessions issued before it are void.
+    Column("password_changed_at", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # The public, random lookup part of the token ("mlt_<prefix>_<secret>").
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("name", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+experiment_permissions = Table(
+    "experiment_permissions",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("level", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "user_id"),
+    Index("ix_experiment_permissions_user", "user_id", "experiment_id"),
+)
+
+registered_model_permissions = Table(
+    "registered_model_permissions",
+    metadata,
+    # Keyed by the model's row id, not its name: a rename keeps the grants.
+    Column(
+        "registered_model_id",
+        Integer,
+        # The conventional name is past MySQL's 64-character limit.
+        ForeignKey("registered_models.id", ondelete="CASCADE", name="fk_rm_permissions_model_id"),
+        nullable=False,
+    ),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("level", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("registered_model_id", "user_id"),
+    Index("ix_registered_model_permissions_user", "user_id", "registered_model_id"),
+)
+
+
+def readable_clause(
+    resource_column: Any, *, table: Any, key: str, user_id: int, default_level: int
+) -> Any:
+    """SQL condition "the user may read the row whose id is ``resource_column``".
+
+    An explicit grant wins over the server's default permission (a grant of NONE hides a
+    resource even when the default is READ).
+    """
+    grant = and_(table.c[key] == resource_column, table.c.user_id == user_id)
+    granted = exists().where(grant, table.c.level >= 1)
+    if default_level < 1:
+        return granted
+    return or_(granted, not_(exists().where(grant)))
+
+
+def experiment_readable(column: Any, *, user_id: int, default_level: int) -> Any:
+    return readable_clause(
+        column,
+        table=experiment_permissions,
+        key="experiment_id",
+        user_id=user_id,
+        default_level=default_level,
+    )
+
+
+def registered_model_readable(column: Any, *, user_id: int, default_level: int) -> Any:
+    return readable_clause(
+        column,
+        table=registered_model_permissions,
+        key="registered_model_id",
+        user_id=user_id,
+        default_level=default_level,
+    )
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    username: str
+    password_hash: str
+    is_admin: bool
+    created_at: int
+    password_changed_at: int
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    id: int
+    prefix: str
+    secret_hash: str
+    user_id: int
+    username: str
+    name: str
+    created_at: int
+    expires_at: int | None
+    last_used_at: int | None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    user_id: int
+    csrf_token: str
+    created_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    """One explicit grant: ``resource`` is an experiment id or a registered model's name."""
+
+    resource: str
+    user_id: int
+    username: str
+    level: int
