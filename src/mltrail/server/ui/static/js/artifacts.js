@@ -30,7 +30,7 @@
         var li = el("li");
         var btn = el("button", { type: "button", "data-path": f.path, "data-dir": f.is_dir ? "1" : "0",
                                  title: f.path + (f.is_dir ? "" : " (" + sizeText(f.size) + ")") },
-                     (f.is_dir ? "📁 " : "📄 ") + f.name);
+                     (f.is_dir ? "▸ " : "") + f.name);
         li.appendChild(btn);
         if (f.is_dir) {
           var child = el("ul"); child.hidden = true; li.appendChild(child);
@@ -52,6 +52,7 @@
       var ul = btn.parentNode.querySelector("ul");
       var open = btn.getAttribute("aria-expanded") === "true";
       btn.setAttribute("aria-expanded", open ? "false" : "true");
+      btn.textContent = (open ? "▸ " : "▾ ") + btn.getAttribute("data-path").split("/").pop();
       ul.hidden = open;
       var loaded = open ? Promise.resolve() : listInto(ul, path);
       return loaded.then(function () { return show(path); });

@@ -89,7 +89,7 @@
 
   function draw(chart) {
     var tables = [], shown = [];
-    var errors = [], nonFinite = 0, total = 0;
+    var errors = [], nonFinite = 0, total = 0, few = false;
     chart.series.forEach(function (s, i) {
       if (s.error) { errors.push(runs[i].name + ": " + s.error); return; }
       if (!s.steps.length) return;
@@ -99,6 +99,7 @@
       if (state.log) ys = ys.map(function (v) { return v !== null && v > 0 ? v : null; });
       tables.push([xValues(s), ys]);
       shown.push(i);
+      few = few || s.steps.length < 60;
     });
     var plot = chart.el.querySelector(".plot");
     if (chart.plot) { chart.plot.destroy(); chart.plot = null; }
@@ -123,7 +124,7 @@
                  value: state.x === "wall" ? undefined : function (u, v) { return v == null ? "--" : m.fmt(v); } }]
         .concat(shown.map(function (i) {
           return { label: runs[i].name, stroke: m.palette[i % m.palette.length], width: 1.5,
-                   spanGaps: true, points: { show: false },
+                   spanGaps: true, points: { show: few, size: 5 },
                    value: function (u, v) { return v == null ? "--" : m.fmt(v); } };
         })),
       cursor: {

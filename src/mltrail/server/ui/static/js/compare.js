@@ -29,6 +29,7 @@
     if (lo === hi) { lo -= 1; hi += 1; }
     return [lo, hi];
   }
+  function padded(r) { var d = (r[1] - r[0]) * 0.06; return [r[0] - d, r[1] + d]; }
   function cssVar(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
   function setup(canvas) {
     var ratio = window.devicePixelRatio || 1;
@@ -64,7 +65,7 @@
     pcColor.value = dims.indexOf(params.get("color")) >= 0 ? params.get("color") : "";
     pcColor.addEventListener("change", function () { m.setParam("color", pcColor.value); drawAll(); });
   }
-  fillSelect(sx, params.get("sx") || dims[0], "sx");
+  fillSelect(sx, params.get("sx") || dims.filter(function (k) { return k.indexOf("params.") === 0; })[0] || dims[0], "sx");
   fillSelect(sy, params.get("sy") || dims.filter(function (k) { return k.indexOf("metrics.") === 0; })[0] || dims[1] || dims[0], "sy");
 
   var pcLines = [], scPoints = [];
@@ -76,7 +77,7 @@
     if (dims.length < 2) {
       ctx.fillStyle = fg; ctx.fillText("Needs at least two numeric params or metrics.", 20, 30); return;
     }
-    var pad = 40, top = 34, bottom = c.h - 24;
+    var pad = 70, top = 50, bottom = c.h - 24;
     var step = (c.w - 2 * pad) / (dims.length - 1);
     var ranges = dims.map(range);
     var colorKey = pcColor ? pcColor.value : "", colorRange = colorKey ? range(colorKey) : null;
@@ -85,8 +86,8 @@
       var x = pad + j * step;
       ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom); ctx.stroke();
       var label = k.length > 24 ? k.slice(0, 23) + "…" : k;
-      ctx.fillText(label, x, 14 + (j % 2) * 12);
-      ctx.fillText(m.fmt(ranges[j][1]), x, top - 2 + 0);
+      ctx.fillText(label, x, 14 + (j % 2) * 14);
+      ctx.fillText(m.fmt(ranges[j][1]), x, top - 6);
       ctx.fillText(m.fmt(ranges[j][0]), x, bottom + 14);
     });
     runs.forEach(function (r, i) {
@@ -111,7 +112,7 @@
     var c = setup(scCanvas), ctx = c.ctx, fg = cssVar("--fg"), line = cssVar("--line");
     scPoints = [];
     if (!dims.length) { ctx.fillStyle = fg; ctx.fillText("No numeric params or metrics to plot.", 20, 30); return; }
-    var kx = sx.value, ky = sy.value, rx = range(kx), ry = range(ky);
+    var kx = sx.value, ky = sy.value, rx = padded(range(kx)), ry = padded(range(ky));
     var left = 70, right = c.w - 20, top = 16, bottom = c.h - 40;
     ctx.strokeStyle = line; ctx.fillStyle = fg;
     ctx.strokeRect(left, top, right - left, bottom - top);
