@@ -1,0 +1,104 @@
+"""A full disk under the server's database and artifacts (a 1 MB tmpfs)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mltrail.client.rest import RestBackend
+from mltrail.config import Settings
+from mltrail.entities import Metric
+from mltrail.errors import MltrailError, StorageFull, TemporarilyUnavailable
+
+from .conftest import count_points
+
+TMPFS_SIZE = "1m"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.fail(
+            "This test needs to mount a small tmpfs (run it as root, or in a container with "
+            f"CAP_SYS_ADMIN): mount said {done.stderr.strip()!r}"
+        )
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(path: Path, *, keep_free: int) -> None:
+    """Write a filler file so that about ``keep_free`` bytes stay free."""
+    stat = os.statvfs(path.parent)
+    free = stat.f_bavail * stat.f_frsize
+    with path.open("wb") as f:
+        f.write(b"\0" * max(0, free - keep_free))
+
+
+def test_full_disk_gives_a_clean_error_no_partial_batch_and_recovers(
+    make_server: Any, small_disk: Path
+) -> None:
+    server = make_server(str(small_disk / "store")).start()
+    backend = RestBackend(server.url, settings=Settings(http_max_retries=0))
+    run_id = backend.create_run("0").info.run_id
+    filler = small_disk / "filler"
+    _fill(filler, keep_free=150_000)
+    acknowledged = 0
+    failed_key = failed_batch = None
+    for b in range(200):
+        batch = [Metric("loss", float(i), 0, b * 2000 + i) for i in range(2000)]
+        key = uuid.uuid4().hex
+        try:
+            backend.log_batch(run_id, metrics=batch, idempotency_key=key)
+        except MltrailError as exc:
+            # 507 (StorageFull) or 503: a retryable answer, never a 500.
+            assert isinstance(exc, StorageFull | TemporarilyUnavailable), repr(exc)
+            failed_key, failed_batch = key, batch
+            break
+        acknowledged += len(batch)
+    assert failed_batch is not None, "the disk never filled up"
+    assert "Traceback" not in server.log()
+    assert "disk is full" in server.log()
+    # The refused batch left nothing behind.
+    assert count_points(server.url, run_id, "loss") == acknowledged
+
+    # An artifact that does not fit: a clean error and no partial file.
+    big = b"x" * 600_000
+    answer = httpx.put(
+        f"{server.url}/api/v1/artifacts/0/{run_id}/artifacts/big.bin",
+        content=big,
+        timeout=30,
+    )
+    assert answer.status_code in (507, 503), answer.text
+    leftovers = [p for p in (small_disk / "store").rglob("*") if p.is_file() and "big" in p.name]
+    assert leftovers == []
+
+    filler.unlink()
+    # The same batch (same key) goes through once space is back, without a restart.
+    backend.log_batch(run_id, metrics=failed_batch, idempotency_key=failed_key)
+    backend.log_batch(run_id, metrics=failed_batch, idempotency_key=failed_key)
+    assert count_points(server.url, run_id, "loss") == acknowledged + len(failed_batch)
+    assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
+    backend.close()
+    server.stop()
+    import sqlite3
+
+    [db] = list((small_disk / "store").glob("*.db"))
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
