@@ -148,6 +148,12 @@ def test_proxied_mode_clients_need_no_cloud_credentials(
         assert hashlib.sha256(got).digest() == hashlib.sha256(big).digest()
         assert (dst / "config.yaml").read_text() == "a: 1\n"
 
+        listed = CliRunner().invoke(
+            cli, ["--tracking-uri", server.url, "artifacts", "list", "-r", run_id, "bundle/data"]
+        )
+        assert listed.exit_code == 0, listed.output
+        assert "bundle/data/big.bin" in listed.stdout and str(len(big)) in listed.stdout
+
         client.delete_run(run_id)
         # gc runs where the server runs: with the bucket's credentials.
         for name, value in s3.env().items():
