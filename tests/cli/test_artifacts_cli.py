@@ -125,6 +125,28 @@ def test_progress_bar_only_on_a_terminal(store: str, run_id: str, tmp_path: Path
     assert code == 0 and err == ""
 
 
+def test_progress_bar_through_a_proxying_server(tmp_path: Path) -> None:
+    from server.conftest import start_server
+
+    server = start_server(tmp_path)
+    try:
+        client = TrackingClient(server.url)
+        run_id = client.create_run(client.create_experiment("proxied")).info.run_id
+        big = tmp_path / "big.bin"
+        big.write_bytes(os.urandom(9 * MIB))
+        up = ["--tracking-uri", server.url, "artifacts", "upload", "-r", run_id, str(big)]
+        code, err = _run_cli(up, cwd=tmp_path, stderr_tty=True)
+        assert code == 0, err
+        assert "big.bin" in err and "100%" in err
+        dst = tmp_path / "down"
+        down = ["--tracking-uri", server.url, "artifacts", "download", "-r", run_id, "big.bin"]
+        code, err = _run_cli([*down, "--dst", str(dst)], cwd=tmp_path, stderr_tty=True)
+        assert code == 0 and "100%" in err
+        assert (dst / "big.bin").read_bytes() == big.read_bytes()
+    finally:
+        server.stop()
+
+
 class _Tty(io.StringIO):
     def isatty(self) -> bool:
         return True

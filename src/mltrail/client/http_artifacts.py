@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
-from mltrail.artifacts import transfer
+from mltrail.artifacts import progress, transfer
 from mltrail.artifacts.paths import join_relpath, safe_relpath
 from mltrail.client.rest_http import HttpSession
 from mltrail.config import Settings
@@ -159,12 +159,17 @@ class HttpArtifactRepository:
         if not local_path.is_file():
             raise InvalidParameterValue(f"Not a file: {str(local_path)!r}")
 
-        def body() -> Iterator[bytes]:
+        size = local_path.stat().st_size
+
+        def read() -> Iterator[bytes]:
             with local_path.open("rb") as f:
                 while chunk := f.read(CHUNK_BYTES):
                     yield chunk
 
-        self.http.upload(self._url(path), open_body=body, length=local_path.stat().st_size)
+        def body() -> Iterator[bytes]:
+            return progress.track(read(), total=size, label=local_path.name)
+
+        self.http.upload(self._url(path), open_body=body, length=size)
 
     def upload_dir(self, local_dir: Path, path: str = "") -> None:
         transfer.upload_dir(self, local_dir, path)
