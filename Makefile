@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 PYTEST_ARGS ?=
 
-.PHONY: install install-mlflow demo test check lint format bench clean
+.PHONY: install install-mlflow install-browser demo test check lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -26,11 +26,15 @@ $(MLFLOW_VENV)/.installed:
 	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) 'mlflow==$(MLFLOW_VERSION)' scikit-learn skops psutil
 	touch $@
 
+# Debian's Chromium for the UI tests (Playwright drives it; it downloads no browser of its own).
+install-browser:
+	bash scripts/install-browser.sh
+
 demo: install
 	$(PY) examples/quickstart.py
 	$(VENV)/bin/mltrail runs list --experiment quickstart
 
-test: install install-mlflow
+test: install install-mlflow install-browser
 	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python $(PY) -m pytest $(PYTEST_ARGS)
 
 check: install
