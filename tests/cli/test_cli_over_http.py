@@ -33,7 +33,7 @@ def server_url(tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "mltrail", "server", "--port", str(port),
+        [sys.executable, "-m", "mltrail", "server", "--no-auth", "--port", str(port),
          "--backend-store-uri", str(tmp_path / "server-store")],
         cwd=tmp_path, env=clean_env(), stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -57,6 +57,7 @@ class Server:
             "-m",
             "mltrail.cli.main",
             "server",
+            "--no-auth",
             "--port",
             str(self.port),
             "--backend-store-uri",

@@ -61,6 +61,7 @@ def test_database_newer_than_the_code_is_refused_with_a_clear_message(
             "-m",
             "mltrail.cli.main",
             "server",
+            "--no-auth",
             "--backend-store-uri",
             sqlite_uri,
             "--port",

@@ -69,6 +69,7 @@ def start_server(
         "-m",
         "mltrail.cli.main",
         "server",
+        "--no-auth",
         "--port",
         str(port),
         "--backend-store-uri",

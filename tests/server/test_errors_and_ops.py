@@ -199,6 +199,7 @@ def test_bad_static_prefix_is_refused(tmp_path: Path) -> None:
             "-m",
             "mltrail.cli.main",
             "server",
+            "--no-auth",
             "--static-prefix",
             "nope/",
             "--backend-store-uri",

@@ -54,6 +54,7 @@ def test_https_with_ca_bundle(server_factory, tmp_path: Path) -> None:  # type: 
             "-m",
             "mltrail.cli.main",
             "server",
+            "--no-auth",
             "--port",
             str(port),
             "--backend-store-uri",

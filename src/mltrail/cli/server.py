@@ -88,6 +88,19 @@ def _run(**overrides: Any) -> None:
     default=None,
     help="Comma-separated origins allowed to call the API from a browser (no wildcard).",
 )
+@click.option(
+    "--no-auth",
+    "no_auth",
+    is_flag=True,
+    default=None,
+    help="Serve without authentication (anyone who can connect can do anything).",
+)
+@click.option(
+    "--default-permission",
+    type=click.Choice(["NONE", "READ", "EDIT", "MANAGE"], case_sensitive=False),
+    default=None,
+    help="What users may do with experiments and models they were not granted. [default: NONE]",
+)
 def server_command(
     port: int | None,
     backend_store_uri: str | None,
@@ -101,9 +114,17 @@ def server_command(
     ssl_keyfile: str | None,
     allowed_hosts: str | None,
     cors_allowed_origins: str | None,
+    no_auth: bool | None,
+    default_permission: str | None,
 ) -> None:
-    """Run the tracking server (native API, MLflow REST API, artifact proxy)."""
+    """Run the tracking server (native API, MLflow REST API, artifact proxy).
+
+    Authentication is on unless --no-auth is given: create the first admin with
+    `mltrail users create NAME --admin --backend-store-uri URI`.
+    """
     _run(
+        no_auth=no_auth,
+        default_permission=default_permission.upper() if default_permission else None,
         port=port,
         backend_store_uri=backend_store_uri,
         static_prefix=static_prefix,
@@ -140,4 +161,6 @@ def ui_command(
         static_prefix=static_prefix,
         host=host,
         workers=1,
+        # Local use on loopback only: no accounts to create.
+        no_auth=True,
     )

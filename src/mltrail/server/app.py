@@ -105,6 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_mlflow_adapter(app)
     app.include_router(ui.router())
     _document_hand_parsed_bodies(app)
+    if not settings.no_auth:
+        from mltrail.server.auth import install_auth
+
+        # Innermost middleware: it sees the path after the prefix is stripped, and CORS
+        # answers preflights before it.
+        services = install_auth(app, services)
 
     # Added innermost first: the prefix is stripped before anything else looks at the path.
     if settings.cors_allowed_origins:

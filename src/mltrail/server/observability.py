@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import mltrail
+from mltrail.server.auth.rules import access
 from mltrail.server.services import services_of
 
 logger = logging.getLogger("mltrail.server")
@@ -158,7 +159,10 @@ def _ping_database(request: Request) -> None:
 
 
 @router.get(
-    "/health", response_class=PlainTextResponse, summary="Liveness (also checks the database)"
+    "/health",
+    response_class=PlainTextResponse,
+    summary="Liveness (also checks the database)",
+    openapi_extra=access("public"),
 )
 async def health(request: Request) -> Response:
     try:
@@ -172,12 +176,22 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("OK")
 
 
-@router.get("/version", response_class=PlainTextResponse, summary="The server's mltrail version")
+@router.get(
+    "/version",
+    response_class=PlainTextResponse,
+    summary="The server's mltrail version",
+    openapi_extra=access("public"),
+)
 async def version() -> Response:
     return PlainTextResponse(mltrail.__version__)
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    summary="Prometheus metrics",
+    openapi_extra=access("admin"),
+)
 async def metrics(request: Request) -> Response:
     recorder: RequestMetrics = request.app.state.request_metrics
     return PlainTextResponse(

@@ -115,6 +115,14 @@ def serve(settings: Settings) -> None:
     # Built here even with several workers: bad settings fail before anything listens, and
     # the schema migration runs once, before the workers start.
     app = create_app(settings)
+    if settings.no_auth and not is_loopback(settings.host):
+        logger.warning(
+            "\n%s\n  WARNING: authentication is OFF (--no-auth) and the server listens on %s.\n"
+            "  Anyone who can reach it can read, change and delete every experiment.\n%s",
+            "!" * 78,
+            settings.host,
+            "!" * 78,
+        )
     sock = bind_socket(settings.host, settings.port)
     scheme = "https" if settings.ssl_certfile else "http"
     port = sock.getsockname()[1]

@@ -239,7 +239,7 @@ class PermissionService:
                 f"Experiment permission with experiment_id={key} and username={username} not found"
             )
 
-    def _model_id(self, principal: Principal, name: str) -> int:
+    def model_id_for_manage(self, principal: Principal, name: str) -> int:
         model_id = self.store.registered_model_id(name)
         if model_id is None:
             raise registered_model_not_found(name)
@@ -251,7 +251,7 @@ class PermissionService:
     def set_registered_model_grant(
         self, principal: Principal, name: str, *, username: str, level: Level
     ) -> GrantRecord:
-        model_id = self._model_id(principal, name)
+        model_id = self.model_id_for_manage(principal, name)
         user = self._user(username)
         self.store.set_registered_model_level(model_id, user_id=user.id, level=int(level))
         return GrantRecord(name, user.id, user.username, int(level))
@@ -259,7 +259,7 @@ class PermissionService:
     def get_registered_model_grant(
         self, principal: Principal, name: str, *, username: str
     ) -> GrantRecord:
-        model_id = self._model_id(principal, name)
+        model_id = self.model_id_for_manage(principal, name)
         user = self._user(username)
         for grant in self.store.registered_model_grants(model_id=model_id, user_id=user.id):
             return grant
@@ -270,7 +270,7 @@ class PermissionService:
     def delete_registered_model_grant(
         self, principal: Principal, name: str, *, username: str
     ) -> None:
-        model_id = self._model_id(principal, name)
+        model_id = self.model_id_for_manage(principal, name)
         user = self._user(username)
         if not self.store.delete_registered_model_level(model_id, user_id=user.id):
             raise ResourceDoesNotExist(

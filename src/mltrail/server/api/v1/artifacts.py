@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from mltrail.errors import InvalidParameterValue, MltrailError
 from mltrail.server.api.v1.codec import JSONAnswer
 from mltrail.server.api.v1.schemas import Empty, FileList, UploadAnswer
+from mltrail.server.auth.rules import ACCESS_KEY, access
 from mltrail.server.services import services_of
 from mltrail.service.artifacts import ArtifactService
 
@@ -80,7 +81,12 @@ def _list_answer(service: ArtifactService, path: str) -> Response:
     )
 
 
-@router.get("/artifact-list", response_model=FileList, summary="List a folder of artifacts")
+@router.get(
+    "/artifact-list",
+    response_model=FileList,
+    summary="List a folder of artifacts",
+    openapi_extra=access("artifact:read"),
+)
 def list_artifacts(request: Request, path: str = "") -> Response:
     return _list_answer(_service(request), path)
 
@@ -92,6 +98,7 @@ def list_artifacts(request: Request, path: str = "") -> Response:
         200: {"content": {"application/octet-stream": {}}, "description": "The file's bytes"},
         206: {"description": "The requested byte range"},
     },
+    openapi_extra=access("artifact:read"),
 )
 async def download_artifact(
     path: str, request: Request, list_: bool = Query(default=False, alias="list")
@@ -139,12 +146,13 @@ def _pull(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
     response_model=UploadAnswer,
     summary="Upload an artifact (the raw request body, streamed to storage)",
     openapi_extra={
+        ACCESS_KEY: "artifact:edit",
         "requestBody": {
             "required": True,
             "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
             },
-        }
+        },
     },
 )
 async def upload_artifact(path: str, request: Request) -> Response:
@@ -157,7 +165,10 @@ async def upload_artifact(path: str, request: Request) -> Response:
 
 
 @router.delete(
-    "/artifacts/{path:path}", response_model=Empty, summary="Delete an artifact or a folder"
+    "/artifacts/{path:path}",
+    response_model=Empty,
+    summary="Delete an artifact or a folder",
+    openapi_extra=access("artifact:delete"),
 )
 def delete_artifact(path: str, request: Request) -> Response:
     _service(request).delete(path)

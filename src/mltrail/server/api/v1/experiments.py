@@ -18,12 +18,19 @@ from mltrail.server.api.v1.schemas import (
     ExperimentUpdate,
     TagIn,
 )
+from mltrail.server.auth.rules import access
 from mltrail.server.services import services_of
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 
 
-@router.post("", response_model=ExperimentId, status_code=201, summary="Create an experiment")
+@router.post(
+    "",
+    response_model=ExperimentId,
+    status_code=201,
+    summary="Create an experiment",
+    openapi_extra=access("experiment:create"),
+)
 def create_experiment(body: ExperimentCreate, request: Request) -> Response:
     experiment_id = services_of(request).tracking.create_experiment(
         body.name, artifact_location=body.artifact_location or None, tags=body.tags
@@ -31,7 +38,12 @@ def create_experiment(body: ExperimentCreate, request: Request) -> Response:
     return JSONAnswer({"experiment_id": experiment_id}, status_code=201)
 
 
-@router.get("/by-name", response_model=ExperimentAnswer, summary="Get an experiment by name")
+@router.get(
+    "/by-name",
+    response_model=ExperimentAnswer,
+    summary="Get an experiment by name",
+    openapi_extra=access("experiment:read"),
+)
 def get_experiment_by_name(request: Request, name: str = Query(min_length=1)) -> Response:
     exp = services_of(request).tracking.get_experiment_by_name(name)
     if exp is None:
@@ -39,7 +51,12 @@ def get_experiment_by_name(request: Request, name: str = Query(min_length=1)) ->
     return JSONAnswer({"experiment": experiment_out(exp)})
 
 
-@router.post("/search", response_model=ExperimentPage, summary="Search experiments")
+@router.post(
+    "/search",
+    response_model=ExperimentPage,
+    summary="Search experiments",
+    openapi_extra=access("experiment:read"),
+)
 def search_experiments(body: ExperimentSearch, request: Request) -> Response:
     page = services_of(request).tracking.search_experiments(
         view_type=ViewType[body.view_type],
@@ -53,39 +70,67 @@ def search_experiments(body: ExperimentSearch, request: Request) -> Response:
     )
 
 
-@router.get("/{experiment_id}", response_model=ExperimentAnswer, summary="Get an experiment")
+@router.get(
+    "/{experiment_id}",
+    response_model=ExperimentAnswer,
+    summary="Get an experiment",
+    openapi_extra=access("experiment:read"),
+)
 def get_experiment(experiment_id: str, request: Request) -> Response:
     exp = services_of(request).tracking.get_experiment(experiment_id)
     return JSONAnswer({"experiment": experiment_out(exp)})
 
 
-@router.patch("/{experiment_id}", response_model=Empty, summary="Rename an experiment")
+@router.patch(
+    "/{experiment_id}",
+    response_model=Empty,
+    summary="Rename an experiment",
+    openapi_extra=access("experiment:edit"),
+)
 def rename_experiment(experiment_id: str, body: ExperimentUpdate, request: Request) -> Response:
     services_of(request).tracking.rename_experiment(experiment_id, new_name=body.name)
     return JSONAnswer({})
 
 
-@router.delete("/{experiment_id}", response_model=Empty, summary="Delete an experiment (soft)")
+@router.delete(
+    "/{experiment_id}",
+    response_model=Empty,
+    summary="Delete an experiment (soft)",
+    openapi_extra=access("experiment:delete"),
+)
 def delete_experiment(experiment_id: str, request: Request) -> Response:
     services_of(request).tracking.delete_experiment(experiment_id)
     return JSONAnswer({})
 
 
 @router.post(
-    "/{experiment_id}/restore", response_model=Empty, summary="Restore a deleted experiment"
+    "/{experiment_id}/restore",
+    response_model=Empty,
+    summary="Restore a deleted experiment",
+    openapi_extra=access("experiment:delete"),
 )
 def restore_experiment(experiment_id: str, request: Request) -> Response:
     services_of(request).tracking.restore_experiment(experiment_id)
     return JSONAnswer({})
 
 
-@router.post("/{experiment_id}/tags", response_model=Empty, summary="Set an experiment tag")
+@router.post(
+    "/{experiment_id}/tags",
+    response_model=Empty,
+    summary="Set an experiment tag",
+    openapi_extra=access("experiment:edit"),
+)
 def set_experiment_tag(experiment_id: str, body: TagIn, request: Request) -> Response:
     services_of(request).tracking.set_experiment_tag(experiment_id, key=body.key, value=body.value)
     return JSONAnswer({})
 
 
-@router.delete("/{experiment_id}/tags", response_model=Empty, summary="Delete an experiment tag")
+@router.delete(
+    "/{experiment_id}/tags",
+    response_model=Empty,
+    summary="Delete an experiment tag",
+    openapi_extra=access("experiment:edit"),
+)
 def delete_experiment_tag(
     experiment_id: str, request: Request, key: str = Query(min_length=1)
 ) -> Response:

@@ -12,6 +12,7 @@ from mltrail.entities import Metric
 from mltrail.server.api.v1.batch import ParsedBatch, parse_batch
 from mltrail.server.api.v1.codec import JSONAnswer, floats_out, summary_out
 from mltrail.server.api.v1.schemas import BatchAnswer, BatchIn, MetricHistory, MetricSummaries
+from mltrail.server.auth.rules import ACCESS_KEY, access
 from mltrail.server.services import services_of
 
 router = APIRouter(prefix="/runs", tags=["metrics"])
@@ -24,10 +25,11 @@ MAX_HISTORY_PAGE = 1_000_000
     response_model=BatchAnswer,
     summary="Log metrics, params and tags in one atomic, idempotent request",
     openapi_extra={
+        ACCESS_KEY: "run:edit",
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}}},
-        }
+        },
     },
 )
 async def log_batch(
@@ -68,6 +70,7 @@ def _columns(key: str, points: list[Metric]) -> dict[str, Any]:
     "/{run_id}/metrics/history",
     response_model=MetricHistory,
     summary="A metric's history in step order: paged, or downsampled with max_points",
+    openapi_extra=access("run:read"),
 )
 def get_metric_history(
     run_id: str,
@@ -100,6 +103,7 @@ def get_metric_history(
     "/{run_id}/metrics",
     response_model=MetricSummaries,
     summary="Latest value, min, max and count per metric",
+    openapi_extra=access("run:read"),
 )
 def get_metric_summaries(run_id: str, request: Request) -> Response:
     summaries = services_of(request).tracking.get_metric_summaries(run_id)

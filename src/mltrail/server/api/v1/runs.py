@@ -16,12 +16,19 @@ from mltrail.server.api.v1.schemas import (
     RunSearch,
     RunUpdate,
 )
+from mltrail.server.auth.rules import access
 from mltrail.server.services import services_of
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-@router.post("", response_model=RunAnswer, status_code=201, summary="Create a run")
+@router.post(
+    "",
+    response_model=RunAnswer,
+    status_code=201,
+    summary="Create a run",
+    openapi_extra=access("run:create"),
+)
 def create_run(body: RunCreate, request: Request) -> Response:
     run = services_of(request).tracking.create_run(
         body.experiment_id,
@@ -34,7 +41,9 @@ def create_run(body: RunCreate, request: Request) -> Response:
     return JSONAnswer({"run": run_out(run)}, status_code=201)
 
 
-@router.post("/search", response_model=RunPage, summary="Search runs")
+@router.post(
+    "/search", response_model=RunPage, summary="Search runs", openapi_extra=access("run:read")
+)
 def search_runs(body: RunSearch, request: Request) -> Response:
     page = services_of(request).tracking.search_runs(
         body.experiment_ids,
@@ -47,13 +56,18 @@ def search_runs(body: RunSearch, request: Request) -> Response:
     return JSONAnswer({"runs": runs_out(page), "next_page_token": page.token})
 
 
-@router.get("/{run_id}", response_model=RunAnswer, summary="Get a run")
+@router.get(
+    "/{run_id}", response_model=RunAnswer, summary="Get a run", openapi_extra=access("run:read")
+)
 def get_run(run_id: str, request: Request) -> Response:
     return JSONAnswer({"run": run_out(services_of(request).tracking.get_run(run_id))})
 
 
 @router.patch(
-    "/{run_id}", response_model=RunInfoAnswer, summary="Update a run's status, end time or name"
+    "/{run_id}",
+    response_model=RunInfoAnswer,
+    summary="Update a run's status, end time or name",
+    openapi_extra=access("run:edit"),
 )
 def update_run(run_id: str, body: RunUpdate, request: Request) -> Response:
     info = services_of(request).tracking.update_run(
@@ -65,19 +79,34 @@ def update_run(run_id: str, body: RunUpdate, request: Request) -> Response:
     return JSONAnswer({"run_info": run_info_out(info)})
 
 
-@router.delete("/{run_id}", response_model=Empty, summary="Delete a run (soft)")
+@router.delete(
+    "/{run_id}",
+    response_model=Empty,
+    summary="Delete a run (soft)",
+    openapi_extra=access("run:delete"),
+)
 def delete_run(run_id: str, request: Request) -> Response:
     services_of(request).tracking.delete_run(run_id)
     return JSONAnswer({})
 
 
-@router.post("/{run_id}/restore", response_model=Empty, summary="Restore a deleted run")
+@router.post(
+    "/{run_id}/restore",
+    response_model=Empty,
+    summary="Restore a deleted run",
+    openapi_extra=access("run:delete"),
+)
 def restore_run(run_id: str, request: Request) -> Response:
     services_of(request).tracking.restore_run(run_id)
     return JSONAnswer({})
 
 
-@router.delete("/{run_id}/tags", response_model=Empty, summary="Delete a run tag")
+@router.delete(
+    "/{run_id}/tags",
+    response_model=Empty,
+    summary="Delete a run tag",
+    openapi_extra=access("run:edit"),
+)
 def delete_tag(run_id: str, request: Request, key: str = Query(min_length=1)) -> Response:
     services_of(request).tracking.delete_tag(run_id, key=key)
     return JSONAnswer({})

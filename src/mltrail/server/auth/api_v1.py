@@ -1,0 +1,215 @@
+"""/api/v1 users, tokens and permissions (JSON; the UI's token page will use these)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from mltrail.errors import PermissionDenied
+from mltrail.server.auth.rules import access
+from mltrail.service.authorized import principal
+from mltrail.service.permissions import Level
+from mltrail.store.schema_auth import GrantRecord, TokenRecord, UserRecord
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+def _state(request: Request) -> Any:
+    from mltrail.server.auth import auth_state
+
+    return auth_state(request.app)
+
+
+def _user(user: UserRecord) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
+
+
+def _token(token: TokenRecord) -> dict[str, Any]:
+    return {
+        "name": token.name,
+        "id_prefix": token.prefix,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "last_used_at": token.last_used_at,
+    }
+
+
+def _grant(grant: GrantRecord) -> dict[str, Any]:
+    return {
+        "resource": grant.resource,
+        "username": grant.username,
+        "permission": Level(grant.level).name,
+    }
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=1, max_length=1024)
+    is_admin: bool = False
+
+
+class UserUpdate(BaseModel):
+    password: str | None = Field(default=None, max_length=1024)
+    is_admin: bool | None = None
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=256)
+    expires_in_days: float | None = Field(default=None, gt=0)
+
+
+class GrantIn(BaseModel):
+    username: str = Field(min_length=1, max_length=256)
+    permission: str = Field(min_length=1, max_length=32)
+
+
+@router.get("/users/me", summary="The signed-in user", openapi_extra=access("authenticated"))
+def me(request: Request) -> Response:
+    return JSONResponse({"user": _user(_state(request).auth.get_user(principal().username))})
+
+
+@router.get("/users", summary="List users (admins)", openapi_extra=access("admin"))
+def list_users(request: Request) -> Response:
+    return JSONResponse({"users": [_user(u) for u in _state(request).auth.list_users()]})
+
+
+@router.post(
+    "/users", status_code=201, summary="Create a user (admins)", openapi_extra=access("admin")
+)
+def create_user(body: UserCreate, request: Request) -> Response:
+    user = _state(request).auth.create_user(body.username, body.password, is_admin=body.is_admin)
+    return JSONResponse({"user": _user(user)}, status_code=201)
+
+
+@router.patch(
+    "/users/{username}",
+    summary="Change a password (self or admin) or the admin flag (admins)",
+    openapi_extra=access("user:self"),
+)
+def update_user(username: str, body: UserUpdate, request: Request) -> Response:
+    who = principal()
+    auth = _state(request).auth
+    if not who.is_admin and (who.username != username or body.is_admin is not None):
+        raise PermissionDenied("Permission denied")
+    auth.get_user(username)
+    if body.password is not None:
+        auth.set_password(username, body.password)
+    if body.is_admin is not None:
+        auth.set_admin(username, is_admin=body.is_admin)
+    return JSONResponse({})
+
+
+@router.delete("/users/{username}", summary="Delete a user (admins)", openapi_extra=access("admin"))
+def delete_user(username: str, request: Request) -> Response:
+    _state(request).auth.delete_user(username)
+    return JSONResponse({})
+
+
+@router.get("/tokens", summary="My API tokens", openapi_extra=access("token:self"))
+def list_tokens(request: Request) -> Response:
+    tokens = _state(request).auth.list_tokens(principal().username)
+    return JSONResponse({"tokens": [_token(t) for t in tokens]})
+
+
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="Create an API token (shown once)",
+    openapi_extra=access("token:self"),
+)
+async def create_token(body: TokenCreate, request: Request) -> Response:
+    token = await run_in_threadpool(
+        _state(request).auth.create_token,
+        principal().username,
+        name=body.name,
+        expires_in_days=body.expires_in_days,
+    )
+    return JSONResponse(
+        {"name": token.name, "token": token.token, "expires_at": token.expires_at},
+        status_code=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.delete(
+    "/tokens/{name}", summary="Revoke one of my tokens", openapi_extra=access("token:self")
+)
+def revoke_token(name: str, request: Request) -> Response:
+    _state(request).auth.revoke_token(principal().username, name=name)
+    return JSONResponse({})
+
+
+@router.get(
+    "/permissions/experiments/{experiment_id}",
+    summary="Grants on an experiment (MANAGE)",
+    openapi_extra=access("permission:manage"),
+)
+def experiment_grants(experiment_id: str, request: Request) -> Response:
+    perms = _state(request).permissions
+    key = perms.require_experiment(principal(), experiment_id, Level.MANAGE)
+    return JSONResponse(
+        {"permissions": [_grant(g) for g in perms.store.experiment_grants(experiment_id=key)]}
+    )
+
+
+@router.put(
+    "/permissions/experiments/{experiment_id}",
+    summary="Grant a level on an experiment (MANAGE)",
+    openapi_extra=access("permission:manage"),
+)
+def grant_experiment(experiment_id: str, body: GrantIn, request: Request) -> Response:
+    grant = _state(request).permissions.set_experiment_grant(
+        principal(), experiment_id, username=body.username, level=Level.parse(body.permission)
+    )
+    return JSONResponse({"permission": _grant(grant)})
+
+
+@router.delete(
+    "/permissions/experiments/{experiment_id}/{username}",
+    summary="Revoke a grant on an experiment (MANAGE)",
+    openapi_extra=access("permission:manage"),
+)
+def revoke_experiment(experiment_id: str, username: str, request: Request) -> Response:
+    _state(request).permissions.delete_experiment_grant(
+        principal(), experiment_id, username=username
+    )
+    return JSONResponse({})
+
+
+@router.get(
+    "/permissions/registered-models/{name}",
+    summary="Grants on a registered model (MANAGE)",
+    openapi_extra=access("permission:manage"),
+)
+def model_grants(name: str, request: Request) -> Response:
+    perms = _state(request).permissions
+    model_id = perms.model_id_for_manage(principal(), name)
+    return JSONResponse(
+        {"permissions": [_grant(g) for g in perms.store.registered_model_grants(model_id=model_id)]}
+    )
+
+
+@router.put(
+    "/permissions/registered-models/{name}",
+    summary="Grant a level on a registered model (MANAGE)",
+    openapi_extra=access("permission:manage"),
+)
+def grant_model(name: str, body: GrantIn, request: Request) -> Response:
+    grant = _state(request).permissions.set_registered_model_grant(
+        principal(), name, username=body.username, level=Level.parse(body.permission)
+    )
+    return JSONResponse({"permission": _grant(grant)})
+
+
+@router.delete(
+    "/permissions/registered-models/{name}/{username}",
+    summary="Revoke a grant on a registered model (MANAGE)",
+    openapi_extra=access("permission:manage"),
+)
+def revoke_model(name: str, username: str, request: Request) -> Response:
+    _state(request).permissions.delete_registered_model_grant(principal(), name, username=username)
+    return JSONResponse({})
