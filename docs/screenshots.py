@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp))
+        server = start_server(Path(tmp), args=["--no-auth"])
         try:
             data = seed(server.url)
             first = data.runs["run-0-lbfgs"]

@@ -49,7 +49,8 @@ class UI:
 @pytest.fixture(scope="session")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     tmp = tmp_path_factory.mktemp("ui-server")
-    server = start_server(tmp)
+    # Authentication and its login page are tested with the auth package; here the pages.
+    server = start_server(tmp, args=["--no-auth"])
     try:
         yield UI(server=server, data=seed(server.url))
     finally:

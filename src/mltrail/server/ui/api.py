@@ -15,7 +15,7 @@ from mltrail.errors import InvalidParameterValue
 from mltrail.server.services import services_of
 from mltrail.server.ui.artifact_access import run_artifacts
 from mltrail.server.ui.previews import IMAGE_TYPES, preview
-from mltrail.server.ui.routing import JsonRoute
+from mltrail.server.ui.routing import DATA, JsonRoute
 
 router = APIRouter(prefix="/ui-api", route_class=JsonRoute)
 
@@ -45,7 +45,7 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-@router.get("/metric-history", include_in_schema=False)
+@router.get("/metric-history", include_in_schema=False, openapi_extra=DATA)
 def metric_history(request: Request) -> Response:
     """A metric's history reduced to about ``max_points`` points, keeping spikes."""
     run_id = _required(request, "run_id")
@@ -69,7 +69,7 @@ def metric_history(request: Request) -> Response:
     return JSONResponse(body)
 
 
-@router.get("/artifacts", include_in_schema=False)
+@router.get("/artifacts", include_in_schema=False, openapi_extra=DATA)
 def list_artifacts(request: Request) -> Response:
     services = services_of(request)
     run = services.tracking.get_run(_required(request, "run_id"))
@@ -91,7 +91,7 @@ def list_artifacts(request: Request) -> Response:
     )
 
 
-@router.get("/artifact-preview", include_in_schema=False)
+@router.get("/artifact-preview", include_in_schema=False, openapi_extra=DATA)
 def artifact_preview(request: Request) -> Response:
     services = services_of(request)
     run = services.tracking.get_run(_required(request, "run_id"))
@@ -99,7 +99,7 @@ def artifact_preview(request: Request) -> Response:
     return JSONResponse(preview(run_artifacts(services, run.info.artifact_uri), path))
 
 
-@router.get("/artifact-raw", include_in_schema=False)
+@router.get("/artifact-raw", include_in_schema=False, openapi_extra=DATA)
 def artifact_raw(request: Request) -> Response:
     """The file's bytes: images inline (for previews), everything else as a download."""
     services = services_of(request)

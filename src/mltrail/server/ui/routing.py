@@ -18,6 +18,15 @@ from mltrail.server.ui.security import apply_security_headers
 
 logger = logging.getLogger("mltrail.server.ui")
 
+# The authorization rule of each route, read by the auth middleware (``x-mltrail-access``):
+# pages and their data need a signed-in user whose rights the services check per resource;
+# the static files are public (the login page uses them).
+ACCESS_KEY = "x-mltrail-access"
+PAGE = {ACCESS_KEY: "ui:page"}
+EDIT = {ACCESS_KEY: "ui:edit"}
+DATA = {ACCESS_KEY: "ui:data"}
+PUBLIC = {ACCESS_KEY: "public"}
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from mltrail.errors import ResourceDoesNotExist
-from mltrail.server.ui.routing import JsonRoute
+from mltrail.server.ui.routing import PUBLIC, JsonRoute
 from mltrail.server.ui.templating import STATIC_DIR
 
 router = APIRouter(route_class=JsonRoute)
@@ -21,7 +21,7 @@ _TYPES = {
 }
 
 
-@router.get("/static/{path:path}", include_in_schema=False)
+@router.get("/static/{path:path}", include_in_schema=False, openapi_extra=PUBLIC)
 def static_file(request: Request, path: str) -> Response:
     root = STATIC_DIR.resolve()
     parts = path.split("/")

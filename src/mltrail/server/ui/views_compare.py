@@ -13,7 +13,7 @@ from starlette.responses import Response
 from mltrail.entities import Run
 from mltrail.errors import InvalidParameterValue
 from mltrail.server.services import services_of
-from mltrail.server.ui.routing import PageRoute
+from mltrail.server.ui.routing import PAGE, PageRoute
 from mltrail.server.ui.runs_table import display
 from mltrail.server.ui.templating import render
 
@@ -63,7 +63,7 @@ def _numeric(value: str | float | None) -> float | str | None:
     return number if math.isfinite(number) else value
 
 
-@router.get("/compare", include_in_schema=False)
+@router.get("/compare", include_in_schema=False, openapi_extra=PAGE)
 def compare_page(request: Request) -> Response:
     tracking = services_of(request).tracking
     runs = [tracking.get_run(run_id) for run_id in _run_ids(request)]

@@ -11,7 +11,7 @@ from mltrail.errors import InvalidParameterValue
 from mltrail.server.services import services_of
 from mltrail.server.ui.forms import checked_form, local_return_path, redirect
 from mltrail.server.ui.queries import experiment_stats
-from mltrail.server.ui.routing import PageRoute
+from mltrail.server.ui.routing import EDIT, PAGE, PageRoute
 from mltrail.server.ui.templating import render
 
 router = APIRouter(route_class=PageRoute)
@@ -25,7 +25,7 @@ def like_literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace("'", "''")
 
 
-@router.get("/", include_in_schema=False)
+@router.get("/", include_in_schema=False, openapi_extra=PAGE)
 def experiments_page(request: Request) -> Response:
     services = services_of(request)
     q = request.query_params.get("q", "").strip()
@@ -55,7 +55,7 @@ def experiments_page(request: Request) -> Response:
     )
 
 
-@router.post("/experiments/create", include_in_schema=False)
+@router.post("/experiments/create", include_in_schema=False, openapi_extra=EDIT)
 async def create_experiment(request: Request) -> Response:
     form = await checked_form(request)
     name = form.get("name").strip()
@@ -65,7 +65,7 @@ async def create_experiment(request: Request) -> Response:
     return redirect(request, f"/experiments/{experiment_id}")
 
 
-@router.post("/experiments/{experiment_id}/rename", include_in_schema=False)
+@router.post("/experiments/{experiment_id}/rename", include_in_schema=False, openapi_extra=EDIT)
 async def rename_experiment(request: Request, experiment_id: str) -> Response:
     form = await checked_form(request)
     name = form.get("name").strip()
@@ -75,14 +75,14 @@ async def rename_experiment(request: Request, experiment_id: str) -> Response:
     return redirect(request, local_return_path(request, form.get("next"), fallback="/"))
 
 
-@router.post("/experiments/{experiment_id}/delete", include_in_schema=False)
+@router.post("/experiments/{experiment_id}/delete", include_in_schema=False, openapi_extra=EDIT)
 async def delete_experiment(request: Request, experiment_id: str) -> Response:
     form = await checked_form(request)
     services_of(request).tracking.delete_experiment(experiment_id)
     return redirect(request, local_return_path(request, form.get("next"), fallback="/"))
 
 
-@router.post("/experiments/{experiment_id}/restore", include_in_schema=False)
+@router.post("/experiments/{experiment_id}/restore", include_in_schema=False, openapi_extra=EDIT)
 async def restore_experiment(request: Request, experiment_id: str) -> Response:
     form = await checked_form(request)
     services_of(request).tracking.restore_experiment(experiment_id)

@@ -10,7 +10,7 @@ from mltrail.entities import RunTag
 from mltrail.errors import InvalidParameterValue, MltrailError
 from mltrail.server.services import services_of
 from mltrail.server.ui.forms import checked_form, redirect
-from mltrail.server.ui.routing import PageRoute
+from mltrail.server.ui.routing import EDIT, PAGE, PageRoute
 from mltrail.server.ui.runs_table import PARENT_TAG, SOURCE_TAG
 from mltrail.server.ui.templating import render
 
@@ -23,7 +23,7 @@ SHOWN_ELSEWHERE = {NOTE_TAG, "mlflow.runName", "mlflow.user"}
 MAX_DESCRIPTION = 100_000
 
 
-@router.get("/runs/{run_id}", include_in_schema=False)
+@router.get("/runs/{run_id}", include_in_schema=False, openapi_extra=PAGE)
 def run_page(request: Request, run_id: str) -> Response:
     tracking = services_of(request).tracking
     run = tracking.get_run(run_id)
@@ -61,7 +61,7 @@ def run_page(request: Request, run_id: str) -> Response:
     )
 
 
-@router.post("/runs/{run_id}/description", include_in_schema=False)
+@router.post("/runs/{run_id}/description", include_in_schema=False, openapi_extra=EDIT)
 async def set_description(request: Request, run_id: str) -> Response:
     form = await checked_form(request)
     text = form.get("description")
@@ -71,7 +71,7 @@ async def set_description(request: Request, run_id: str) -> Response:
     return redirect(request, f"/runs/{run_id}")
 
 
-@router.post("/runs/{run_id}/rename", include_in_schema=False)
+@router.post("/runs/{run_id}/rename", include_in_schema=False, openapi_extra=EDIT)
 async def rename_run(request: Request, run_id: str) -> Response:
     form = await checked_form(request)
     name = form.get("name").strip()
@@ -81,7 +81,7 @@ async def rename_run(request: Request, run_id: str) -> Response:
     return redirect(request, f"/runs/{run_id}")
 
 
-@router.post("/runs/{run_id}/tags", include_in_schema=False)
+@router.post("/runs/{run_id}/tags", include_in_schema=False, openapi_extra=EDIT)
 async def set_tag(request: Request, run_id: str) -> Response:
     form = await checked_form(request)
     key = form.get("key").strip()
@@ -91,7 +91,7 @@ async def set_tag(request: Request, run_id: str) -> Response:
     return redirect(request, f"/runs/{run_id}#tags")
 
 
-@router.post("/runs/{run_id}/tags/delete", include_in_schema=False)
+@router.post("/runs/{run_id}/tags/delete", include_in_schema=False, openapi_extra=EDIT)
 async def delete_tag(request: Request, run_id: str) -> Response:
     form = await checked_form(request)
     services_of(request).tracking.delete_tag(run_id, key=form.get("key"))

@@ -15,7 +15,7 @@ from mltrail.errors import InvalidParameterValue
 from mltrail.server.services import services_of
 from mltrail.server.ui.forms import checked_form, local_return_path, redirect
 from mltrail.server.ui.queries import column_keys
-from mltrail.server.ui.routing import PageRoute
+from mltrail.server.ui.routing import EDIT, PAGE, PageRoute
 from mltrail.server.ui.runs_table import (
     FIXED_COLUMNS,
     PAGE_SIZES,
@@ -41,7 +41,7 @@ def _state(request: Request) -> TableState:
     return TableState.from_query(request.query_params, request.query_params.getlist("col"))
 
 
-@router.get("/experiments/{experiment_id}", include_in_schema=False)
+@router.get("/experiments/{experiment_id}", include_in_schema=False, openapi_extra=PAGE)
 def runs_page(request: Request, experiment_id: str) -> Response:
     services = services_of(request)
     experiment = services.tracking.get_experiment(experiment_id)
@@ -94,7 +94,7 @@ def _offset(token: str | None) -> int:
         return 0
 
 
-@router.get("/experiments/{experiment_id}/runs.csv", include_in_schema=False)
+@router.get("/experiments/{experiment_id}/runs.csv", include_in_schema=False, openapi_extra=PAGE)
 def runs_csv(request: Request, experiment_id: str) -> Response:
     services = services_of(request)
     experiment = services.tracking.get_experiment(experiment_id)
@@ -148,7 +148,9 @@ def _safe_filename(experiment: Experiment) -> str:
     return name.strip("._")[:80] or f"experiment-{experiment.experiment_id}"
 
 
-@router.post("/experiments/{experiment_id}/runs/{action}", include_in_schema=False)
+@router.post(
+    "/experiments/{experiment_id}/runs/{action}", include_in_schema=False, openapi_extra=EDIT
+)
 async def change_runs(request: Request, experiment_id: str, action: str) -> Response:
     form = await checked_form(request)
     if action not in ("delete", "restore"):
