@@ -28,7 +28,7 @@ def shoot(page: Page, url: str, out: Path, *, full: bool = False) -> None:
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(300)
     page.screenshot(path=str(out), full_page=full)
-    print("wrote", out.relative_to(ROOT))
+    print("wrote", out)
 
 
 def main() -> None:

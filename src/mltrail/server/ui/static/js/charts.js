@@ -115,7 +115,12 @@
       width: width(chart),
       height: 240,
       scales: {
-        x: { time: state.x === "wall" },
+        // One distinct x (a metric logged once): centre it instead of uPlot's 0..100 default.
+        x: { time: state.x === "wall", range: function (u, lo, hi) {
+          if (lo === null || hi === null) return [0, 1];
+          if (lo === hi) { var pad = Math.max(1, Math.abs(lo) * 0.05); return [lo - pad, hi + pad]; }
+          return [lo, hi];
+        } },
         y: state.log ? { distr: 3 } : {},
       },
       axes: [Object.assign({}, axis, state.x === "relative" ? { values: relTicks } : {}),
