@@ -129,3 +129,9 @@ class TrackingAPI(Protocol):
     ) -> list[Metric]: ...
 
     def get_metric_summaries(self, run_id: str) -> list[MetricSummary]: ...
+
+    def get_metric_summaries_of_runs(
+        self, run_ids: Sequence[str]
+    ) -> dict[str, list[MetricSummary]]:
+        """Summaries of many runs at once (a page of search results); unknown ids map to []."""
+        ...

@@ -284,6 +284,13 @@ class AuthorizedTracking:
         self._run(run_id, Level.READ)
         return self.inner.get_metric_summaries(run_id)
 
+    def get_metric_summaries_of_runs(
+        self, run_ids: Sequence[str]
+    ) -> dict[str, list[MetricSummary]]:
+        for run_id in run_ids:
+            self._run(run_id, Level.READ)
+        return self.inner.get_metric_summaries_of_runs(run_ids)
+
 
 class AuthorizedLoggedModels:
     """The logged-model service, checked against the model's experiment."""

@@ -273,6 +273,11 @@ class TrackingService:
     def get_metric_summaries(self, run_id: str) -> list[MetricSummary]:
         return self.store.get_metric_summaries(_run_ref(run_id))
 
+    def get_metric_summaries_of_runs(
+        self, run_ids: Sequence[str]
+    ) -> dict[str, list[MetricSummary]]:
+        return self.store.get_metric_summaries_of_runs([_run_ref(r) for r in run_ids])
+
 
 def _experiment_id(experiment_id: object) -> str:
     if isinstance(experiment_id, bool) or not isinstance(experiment_id, str | int):

@@ -422,6 +422,25 @@ def summaries(conn: Connection, run_id: str) -> list[MetricSummary]:
     return [loaded[k].to_entity(k) for k in sorted(loaded)]
 
 
+# Bound parameters per IN list: SQLite allows 32,766 but older builds only 999.
+IN_CHUNK = 900
+
+
+def summaries_of_runs(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[MetricSummary]]:
+    """run_id -> its summaries sorted by key, in one query per 900 runs (a page of runs)."""
+    out: dict[str, list[MetricSummary]] = {rid: [] for rid in run_ids}
+    unique = list(out)
+    for start in range(0, len(unique), IN_CHUNK):
+        stmt = (
+            select(metric_summaries)
+            .where(_ms.run_id.in_(unique[start : start + IN_CHUNK]))
+            .order_by(_ms.run_id, _ms["key"])
+        )
+        for row in conn.execute(stmt):
+            out[row.run_id].append(_Summary.from_row(row).to_entity(row.key))
+    return out
+
+
 def latest_values(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
     """run_id -> {key: latest value} for the runs table."""
     out: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}

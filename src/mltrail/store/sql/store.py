@@ -284,6 +284,12 @@ class SqlTrackingStore:
             runs_mod.get_info(conn, run_id)
             return metrics.summaries(conn, run_id)
 
+    def get_metric_summaries_of_runs(
+        self, run_ids: Sequence[str]
+    ) -> dict[str, list[MetricSummary]]:
+        with read_connection(self.engine) as conn:
+            return metrics.summaries_of_runs(conn, run_ids)
+
 
 def _append_metrics(conn: Connection, run_id: str, items: Sequence[Metric]) -> None:
     metrics.append_metrics(conn, run_id, items)

@@ -9,9 +9,10 @@ left out of its tag list.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from mltrail.entities import Run, RunStatus
+from mltrail.entities import MetricSummary, Run, RunStatus
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.experiments import max_results, tag_pairs, view_type
 from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
@@ -68,14 +69,25 @@ def _outputs(run: Run) -> dict[str, Any]:
     return codec.compact({"model_outputs": models})
 
 
-def render_run(tracking: TrackingAPI, run: Run) -> dict[str, Any]:
+def render_run(
+    tracking: TrackingAPI, run: Run, *, summaries: Sequence[MetricSummary] | None = None
+) -> dict[str, Any]:
+    if summaries is None:
+        summaries = tracking.get_metric_summaries(run.info.run_id) if run.data.metrics else []
     return codec.run(
         run,
-        latest_metrics=tracking.get_metric_summaries(run.info.run_id) if run.data.metrics else [],
+        latest_metrics=summaries,
         hidden_tags=(INPUTS_TAG, OUTPUTS_TAG),
         inputs=_inputs(run),
         outputs=_outputs(run),
     )
+
+
+def render_runs(tracking: TrackingAPI, runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Runs of a search page; their metric summaries come from one query, not one per run."""
+    with_metrics = [r.info.run_id for r in runs if r.data.metrics]
+    summaries = tracking.get_metric_summaries_of_runs(with_metrics) if with_metrics else {}
+    return [render_run(tracking, r, summaries=summaries.get(r.info.run_id, [])) for r in runs]
 
 
 @_router.rpc("POST", "/mlflow/runs/create", access="experiment:edit")
@@ -137,5 +149,5 @@ def search_runs(call: Call) -> dict[str, Any]:
         order_by=args.string_list("order_by"),
         page_token=args.optional_string("page_token") or None,
     )
-    runs = [render_run(call.tracking, r) for r in page]
+    runs = render_runs(call.tracking, list(page))
     return codec.paged("runs", runs, page.token)
