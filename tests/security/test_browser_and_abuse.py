@@ -235,3 +235,30 @@ def test_mlflow_client_with_its_environment(auth_server: AuthServer, tmp_path: P
         assert seen[name] == "RESOURCE_DOES_NOT_EXIST", seen
     assert seen["artifact"] != "allowed"
     assert seen["by_name"] is True and "mlflow-bob" not in seen["search"]
+
+
+def test_mltrail_client_credentials(auth_server: AuthServer) -> None:
+    from mltrail.client.rest import RestBackend
+    from mltrail.config import load_settings
+
+    settings = load_settings(
+        {"MLTRAIL_TRACKING_USERNAME": "alice", "MLTRAIL_TRACKING_PASSWORD": PASSWORDS["alice"]},
+        http_max_retries=0,
+    )
+    backend = RestBackend(auth_server.url, settings=settings)
+    try:
+        exp = backend.create_experiment("client-alice")
+        assert backend.get_experiment(exp).name == "client-alice"
+    finally:
+        backend.close()
+    token = (
+        auth_server.client("alice").post("/api/v1/tokens", json={"name": "client"}).json()["token"]
+    )
+    backend = RestBackend(
+        auth_server.url,
+        settings=load_settings({"MLTRAIL_TRACKING_TOKEN": token}, http_max_retries=0),
+    )
+    try:
+        assert backend.get_experiment(exp).name == "client-alice"
+    finally:
+        backend.close()
