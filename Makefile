@@ -7,6 +7,7 @@ MLFLOW_VERSION ?= 3.17.2
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 PYTEST_ARGS ?=
+DEMO_PORT ?= 5000
 
 .PHONY: install install-mlflow install-browser demo test check lint format bench clean
 
@@ -33,6 +34,8 @@ install-browser:
 demo: install
 	$(PY) examples/quickstart.py
 	$(VENV)/bin/mltrail runs list --experiment quickstart
+	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/  (Ctrl-C to stop)"
+	$(VENV)/bin/mltrail ui --port $(DEMO_PORT)
 
 test: install install-mlflow install-browser
 	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python $(PY) -m pytest $(PYTEST_ARGS)
