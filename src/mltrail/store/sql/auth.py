@@ -290,15 +290,18 @@ class SqlAuthStore:
         return None if value is None else int(value)
 
     def set_experiment_level(self, experiment_id: int, *, user_id: int, level: int) -> None:
-        run_write(
-            self.engine,
-            lambda conn: _upsert(
-                conn,
-                experiment_permissions,
-                {"experiment_id": experiment_id, "user_id": user_id},
-                level,
-            ),
-        )
+        try:
+            run_write(
+                self.engine,
+                lambda conn: _upsert(
+                    conn,
+                    experiment_permissions,
+                    {"experiment_id": experiment_id, "user_id": user_id},
+                    level,
+                ),
+            )
+        except IntegrityError as exc:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists") from exc
 
     def set_registered_model_level(self, model_id: int, *, user_id: int, level: int) -> None:
         run_write(
