@@ -67,6 +67,7 @@ FLUENT_SECTIONS: list[tuple[str, list[str]]] = [
             "set_tags",
             "delete_tag",
             "flush",
+            "run_stats",
             "set_synchronous",
         ],
     ),

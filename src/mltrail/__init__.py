@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from mltrail.client.batching import run_stats
 from mltrail.client.fluent import (
     ActiveRun,
     active_run,
@@ -114,6 +115,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "run_stats",
     "search_experiments",
     "search_runs",
     "set_experiment",
