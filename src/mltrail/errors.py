@@ -149,5 +149,7 @@ def from_code(code: str, message: str, *, status: int | None = None) -> MltrailE
         return RequestTooLarge(message)
     if status == 429:
         return TooManyRequests(message)
+    if status == 507:
+        return StorageFull(message)
     cls = _BY_CODE.get(code, MltrailError)
     return cls(message)

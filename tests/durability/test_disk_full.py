@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -13,11 +14,12 @@ import httpx
 import pytest
 
 from mltrail.client.rest import RestBackend
+from mltrail.client.spool import spool_files
 from mltrail.config import Settings
 from mltrail.entities import Metric
-from mltrail.errors import MltrailError, StorageFull, TemporarilyUnavailable
+from mltrail.errors import MltrailError, StorageFull
 
-from .conftest import count_points
+from .conftest import clean_env, count_points, run_script, sync
 
 TMPFS_SIZE = "1m"
 
@@ -50,8 +52,16 @@ def _fill(path: Path, *, keep_free: int) -> None:
         f.write(b"\0" * max(0, free - keep_free))
 
 
+CLIENT = """
+import mltrail
+mltrail.set_tracking_uri({url!r})
+for i in range({n}):
+    mltrail.log_metric("acc", float(i), step=i, run_id={run_id!r})
+"""
+
+
 def test_full_disk_gives_a_clean_error_no_partial_batch_and_recovers(
-    make_server: Any, small_disk: Path
+    make_server: Any, small_disk: Path, tmp_path: Path
 ) -> None:
     server = make_server(str(small_disk / "store")).start()
     backend = RestBackend(server.url, settings=Settings(http_max_retries=0))
@@ -66,8 +76,10 @@ def test_full_disk_gives_a_clean_error_no_partial_batch_and_recovers(
         try:
             backend.log_batch(run_id, metrics=batch, idempotency_key=key)
         except MltrailError as exc:
-            # 507 (StorageFull) or 503: a retryable answer, never a 500.
-            assert isinstance(exc, StorageFull | TemporarilyUnavailable), repr(exc)
+            # 507 StorageFull (the store's translation of "database or disk is full"),
+            # never a 503 that hides the cause, never a 500.
+            assert type(exc) is StorageFull, repr(exc)
+            assert "disk under the tracking database is full" in exc.message
             failed_key, failed_batch = key, batch
             break
         acknowledged += len(batch)
@@ -84,15 +96,35 @@ def test_full_disk_gives_a_clean_error_no_partial_batch_and_recovers(
         content=big,
         timeout=30,
     )
-    assert answer.status_code in (507, 503), answer.text
+    assert answer.status_code == 507, answer.text
     leftovers = [p for p in (small_disk / "store").rglob("*") if p.is_file() and "big" in p.name]
     assert leftovers == []
+
+    # A logging process meets the full disk: 507 is retried, then the points are spooled.
+    spool_dir = tmp_path / "spool"
+    env = clean_env(
+        MLTRAIL_SPOOL_DIR=str(spool_dir), MLTRAIL_HTTP_MAX_RETRIES="2", MLTRAIL_FLUSH_TIMEOUT="3"
+    )
+    done = run_script(CLIENT.format(url=server.url, n=3000, run_id=run_id), env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"(\d+) metric points \(\d+ batches\) were saved", done.stderr)
+    assert found is not None, done.stderr
+    spooled = int(found.group(1))
+    # A first tiny batch may still fit on the disk; everything else waits in the spool.
+    assert spooled >= 2000, done.stderr
+    assert len(spool_files(spool_dir)) == 1
+    assert count_points(server.url, run_id, "acc") == 3000 - spooled
 
     filler.unlink()
     # The same batch (same key) goes through once space is back, without a restart.
     backend.log_batch(run_id, metrics=failed_batch, idempotency_key=failed_key)
     backend.log_batch(run_id, metrics=failed_batch, idempotency_key=failed_key)
     assert count_points(server.url, run_id, "loss") == acknowledged + len(failed_batch)
+    synced = sync("sync", "--spool-dir", str(spool_dir), env=clean_env())
+    assert synced.returncode == 0, synced.stderr
+    assert f"Synced {spooled} metric points" in synced.stdout
+    assert count_points(server.url, run_id, "acc") == 3000
+    assert spool_files(spool_dir) == []
     assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
     backend.close()
     server.stop()

@@ -44,6 +44,7 @@ from mltrail.entities import Metric, Param, RunTag
 from mltrail.errors import (
     ConnectionFailed,
     MltrailError,
+    StorageFull,
     TemporarilyUnavailable,
     TooManyRequests,
 )
@@ -61,7 +62,8 @@ _MARKER = 3
 
 # MLflow's per-request limit for params and tags, which servers (ours included) enforce.
 MAX_PARAMS_TAGS_PER_BATCH = 100
-_TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests)
+# StorageFull (507): the server's disk is full; like 503 it passes once space is freed.
+_TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests, StorageFull)
 _IDLE_WAIT = 0.05
 PROBE_INTERVAL_S = 2.0
 
@@ -374,8 +376,8 @@ class BatchQueue:
         if uri not in self._warned:
             self._warned.add(uri)
             logger.warning(
-                "mltrail: the tracking server %s is unreachable (%s); logging continues into "
-                "the offline spool, which is sent when the server is back",
+                "mltrail: the tracking server %s cannot take logging now (%s); logging "
+                "continues into the offline spool, which is sent when the server is back",
                 uri,
                 exc,
             )

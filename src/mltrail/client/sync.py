@@ -23,6 +23,7 @@ from mltrail.errors import (
     ConnectionFailed,
     MltrailError,
     ResourceAlreadyExists,
+    StorageFull,
     TemporarilyUnavailable,
     TooManyRequests,
 )
@@ -31,7 +32,8 @@ from mltrail.tracking_api import TrackingAPI
 logger = logging.getLogger(__name__)
 
 OFFLINE_PREFIX = "offline:"
-_TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests)
+# StorageFull (507): the server's disk is full; like 503 it passes once space is freed.
+_TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests, StorageFull)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from mltrail.errors import ConfigurationError, TemporarilyUnavailable
+from mltrail.errors import ConfigurationError, MltrailError, StorageFull, TemporarilyUnavailable
 
 T = TypeVar("T")
 
@@ -60,6 +60,15 @@ _UNREACHABLE_MARKERS = (
     "connection is closed",
     "terminating connection",
 )
+# The disk under the database is full: SQLite (SQLITE_FULL), PostgreSQL ("could not extend
+# file", SQLSTATE 53100 disk_full), MySQL/MariaDB (1114 "The table is full", 1021 "Disk full").
+_FULL_MARKERS = (
+    "database or disk is full",
+    "could not extend file",
+    "no space left on device",
+    "disk full",
+)
+_FULL_CODES = {"53100", "1114", "1021"}
 
 
 class RetryableConflict(Exception):
@@ -147,6 +156,33 @@ def is_unreachable(exc: BaseException) -> bool:
     return any(marker in text for marker in _UNREACHABLE_MARKERS)
 
 
+def is_storage_full(exc: BaseException) -> bool:
+    """True when the database could not write because its disk (or table space) is full."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    args = getattr(orig, "args", ())
+    if code in _FULL_CODES or (args and str(args[0]) in _FULL_CODES):
+        return True
+    text = str(orig).lower()
+    return any(marker in text for marker in _FULL_MARKERS)
+
+
+def storage_full(exc: BaseException) -> StorageFull:
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return StorageFull(f"The disk under the tracking database is full: {detail}")
+
+
+def translate(exc: DBAPIError) -> MltrailError | None:
+    """The typed error a database error stands for (None: not one we classify)."""
+    if is_storage_full(exc):
+        return storage_full(exc)
+    if is_unreachable(exc):
+        return unavailable(exc)
+    return None
+
+
 def unavailable(exc: BaseException) -> TemporarilyUnavailable:
     return TemporarilyUnavailable(
         f"The tracking database is unavailable: {str(exc).splitlines()[0]}"
@@ -160,8 +196,9 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
         with engine.connect() as conn, conn.begin():
             yield conn
     except DBAPIError as exc:
-        if is_unreachable(exc):
-            raise unavailable(exc) from exc
+        typed = translate(exc)
+        if typed is not None:
+            raise typed from exc
         raise
 
 
@@ -184,8 +221,9 @@ def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
                     "Concurrent writes kept conflicting; try again"
                 ) from None
         except DBAPIError as exc:
-            if is_unreachable(exc):
-                raise unavailable(exc) from exc
+            typed = translate(exc)
+            if typed is not None:
+                raise typed from exc
             if not is_transient(exc) or attempt == WRITE_ATTEMPTS - 1:
                 if is_transient(exc):
                     raise TemporarilyUnavailable(
