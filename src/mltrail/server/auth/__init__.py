@@ -71,6 +71,7 @@ def install_auth(app: FastAPI, services: Services) -> Services:
     from mltrail.server.api.mlflow.logged_models import _STATE_KEY
     from mltrail.server.auth import api_v1, mlflow_api, pages
     from mltrail.server.auth.middleware import AuthMiddleware
+    from mltrail.server.ui import views_account, views_admin
     from mltrail.service.authorized import (
         AuthorizedArtifacts,
         AuthorizedLoggedModels,
@@ -112,6 +113,8 @@ def install_auth(app: FastAPI, services: Services) -> Services:
     mlflow_api.install(app)
     app.include_router(api_v1.router)
     app.include_router(pages.router)
+    app.include_router(views_account.router)
+    app.include_router(views_admin.router)
     app.add_middleware(AuthMiddleware, router=app.router, auth=state.auth)
     return checked
 

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mltrail.errors import MltrailError, TooManyRequests, Unauthenticated
 from mltrail.server.auth.credentials import SESSION_COOKIE, Basic, cookie_value, parse_authorization
@@ -138,6 +138,8 @@ class AuthMiddleware:
     ) -> None:
         scope["mltrail.caller"] = caller
         token = set_principal(caller.principal if caller else None)
+        if caller is not None and caller.session is not None:
+            send = _private(send)
         try:
             await self.app(scope, receive, send)
         finally:
@@ -188,6 +190,21 @@ class AuthMiddleware:
         )
         self.cache.put(key, user)
         return user
+
+
+def _private(send: Send) -> Send:
+    """Answers to a signed-in browser are not stored unless the route chose a cache policy:
+    after logout, the back button must not bring a signed-in page back from a cache."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(k.lower() == b"cache-control" for k, _ in headers):
+                headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:

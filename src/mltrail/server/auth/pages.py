@@ -87,16 +87,20 @@ async def login(request: Request) -> Response:
         await run_in_threadpool(state.auth.end_session, old)
     value, _ = await run_in_threadpool(state.auth.start_session, user)
     response = RedirectResponse(base_path(request) + next_path, status_code=303)
+    set_session_cookie(request, response, value=value, max_age=state.auth.session_seconds)
+    return apply_security_headers(response)
+
+
+def set_session_cookie(request: Request, response: Response, *, value: str, max_age: int) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         value,
-        max_age=state.auth.session_seconds,
+        max_age=max_age,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
         path=base_path(request) or "/",
     )
-    return apply_security_headers(response)
 
 
 @router.post("/logout", include_in_schema=False, openapi_extra=access("ui:page"))

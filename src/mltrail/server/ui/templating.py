@@ -17,6 +17,7 @@ import mltrail
 from mltrail.server.ui import formatting
 from mltrail.server.ui.markdown import render_markdown
 from mltrail.server.ui.security import csrf_token_for, set_csrf_cookie
+from mltrail.server.ui.viewer import may_manage_experiment, viewer
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -48,6 +49,8 @@ def environment() -> Environment:
     env.filters["json_data"] = _to_json
     env.globals["duration"] = formatting.format_duration
     env.globals["version"] = mltrail.__version__
+    env.globals["viewer"] = viewer
+    env.globals["may_manage_experiment"] = may_manage_experiment
     return env
 
 
