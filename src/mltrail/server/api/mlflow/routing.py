@@ -59,6 +59,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -347,9 +348,13 @@ class MlflowRouter:
 
 
 def json_response(body: Mapping[str, Any], *, status: int = 200) -> Response:
-    # allow_nan=False: the codec must have encoded every non-finite double already.
-    text = json.dumps(body, allow_nan=False, separators=(",", ":"))
-    return Response(text, status_code=status, media_type="application/json")
+    # The codec has encoded every non-finite double already (orjson would write null).
+    try:
+        content = orjson.dumps(body)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; the standard encoder writes them.
+        content = json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+    return Response(content, status_code=status, media_type="application/json")
 
 
 def error_response(error: MltrailError) -> Response:
@@ -366,7 +371,11 @@ async def parse_args(request: Request) -> Args:
     if not raw.strip():
         return Args.from_query(request.query_params.multi_items())
     try:
-        data: Any = json.loads(raw)
+        try:
+            data: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            # NaN and Infinity literals (Python clients send them) and the error message.
+            data = json.loads(raw)
         if isinstance(data, str):
             # Very old clients send the JSON object encoded as a JSON string.
             data = json.loads(data)
