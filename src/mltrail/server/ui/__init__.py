@@ -1,7 +1,8 @@
 """The web dashboard: server-rendered pages, their static files and the JSON their scripts read.
 
 :func:`router` is included by :func:`mltrail.server.app.create_app`. Pages live at ``/``,
-``/experiments/{id}``, ``/runs/{run_id}`` and ``/compare``; static files at ``/static/``; the
+``/experiments/{id}``, ``/runs/{run_id}``, ``/compare``, ``/models`` (and
+``/experiments/{id}/models``); static files at ``/static/``; the
 data the page scripts fetch under ``/ui-api/``.
 """
 
@@ -18,6 +19,7 @@ def router() -> APIRouter:
         static_files,
         views_compare,
         views_experiments,
+        views_models,
         views_run,
         views_runs,
     )
@@ -29,4 +31,5 @@ def router() -> APIRouter:
     combined.include_router(views_runs.router)
     combined.include_router(views_run.router)
     combined.include_router(views_compare.router)
+    combined.include_router(views_models.router)
     return combined

@@ -10,6 +10,7 @@ from mltrail.entities import RunTag
 from mltrail.errors import InvalidParameterValue, MltrailError
 from mltrail.server.services import services_of
 from mltrail.server.ui.forms import checked_form, redirect
+from mltrail.server.ui.models_data import load_snippet, run_models, signature_rows
 from mltrail.server.ui.routing import EDIT, PAGE, PageRoute
 from mltrail.server.ui.runs_table import PARENT_TAG, SOURCE_TAG
 from mltrail.server.ui.templating import render
@@ -58,6 +59,9 @@ def run_page(request: Request, run_id: str) -> Response:
         tags=sorted((k, v) for k, v in tags.items() if k not in SHOWN_ELSEWHERE),
         params=sorted(run.data.params.items()),
         editing=request.query_params.get("edit") == "description",
+        models=run_models(request, run),
+        load_snippet=load_snippet,
+        signature_rows=signature_rows,
     )
 
 

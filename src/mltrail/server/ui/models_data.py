@@ -1,0 +1,223 @@
+"""What the model pages show, gathered from the logged-model and registry services.
+
+The services come from :func:`mltrail.server.api.mlflow.logged_models.models_services`, so
+under authentication every read goes through the same permission checks as the MLflow API.
+A run's models are of three kinds: logged models (MLflow 3's ``LoggedModel`` records whose
+source run is this run), model folders among the run's artifacts (a folder holding an
+``MLmodel`` file, which is what ``mltrail.sklearn.log_model`` writes) and the registered
+versions created from the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import yaml
+from starlette.requests import Request
+
+from mltrail.entities import Run
+from mltrail.errors import MltrailError
+from mltrail.model_entities import LoggedModel, ModelVersion
+from mltrail.server.api.mlflow.logged_models import models_services
+from mltrail.server.services import services_of
+from mltrail.server.ui.artifact_access import run_artifacts
+from mltrail.service.logged_models import LoggedModelService
+from mltrail.service.registry import RegistryService
+from mltrail.store import schema
+from mltrail.store.schema_models import model_versions
+
+MLMODEL_BYTES = 256 * 1024
+# Top-level artifact folders checked for an MLmodel file on the run page.
+MAX_FOLDERS_CHECKED = 20
+# Runs of one experiment whose registered versions the experiment's models page lists.
+MAX_REGISTERED_RUNS = 500
+
+
+def logged_models(request: Request) -> LoggedModelService:
+    service: LoggedModelService = models_services(request.app)[0]
+    return service
+
+
+def registry(request: Request) -> RegistryService:
+    service: RegistryService = models_services(request.app)[1]
+    return service
+
+
+def quoted(text: str) -> str:
+    """``text`` as a single-quoted string of the search grammar."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def load_snippet(model_uri: str, *, mltrail_uri: str | None = None) -> str:
+    """How to load a model from Python, with mltrail or with the mlflow client.
+
+    mltrail's loader reads folders and ``runs:/`` URIs; for a registered version it is given
+    the version's ``runs:/`` source (``mltrail_uri``) while mlflow gets ``models:/...``.
+    """
+    ours = repr(mltrail_uri or model_uri)
+    theirs = repr(model_uri)
+    return (
+        f"import mltrail\nmodel = mltrail.pyfunc.load_model({ours})\n\n"
+        f"# or with the mlflow client\nimport mlflow\nmodel = mlflow.pyfunc.load_model({theirs})"
+    )
+
+
+def mltrail_loadable(version: ModelVersion) -> str | None:
+    """A URI of the version that mltrail's loader reads (its ``runs:/`` source), if any."""
+    return version.source if version.source.startswith("runs:/") else None
+
+
+def register_snippet(tracking_uri: str, *, model_uri: str, name: str = "my-model") -> str:
+    """How to register a logged model with the mlflow client."""
+    return (
+        f"import mlflow\nmlflow.set_tracking_uri({tracking_uri!r})\n"
+        f"mlflow.register_model({model_uri!r}, {name!r})"
+    )
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    path: str
+    flavors: list[str]
+    signature: dict[str, Any] | None
+    model_uri: str
+
+
+@dataclass
+class RunModels:
+    logged: list[LoggedModel] = field(default_factory=list)
+    folders: list[ModelFolder] = field(default_factory=list)
+    versions: list[ModelVersion] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.logged or self.folders or self.versions)
+
+
+def model_summary(text: str) -> tuple[list[str], dict[str, Any] | None]:
+    """(flavors, signature) of an MLmodel document; a broken file gives ([], None)."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return [], None
+    if not isinstance(doc, dict):
+        return [], None
+    flavors = sorted(str(k) for k in (doc.get("flavors") or {}))
+    raw = doc.get("signature")
+    if not isinstance(raw, dict):
+        return flavors, None
+    signature: dict[str, Any] = {}
+    for part in ("inputs", "outputs", "params"):
+        value = raw.get(part)
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        if value is not None:
+            signature[part] = value
+    return flavors, signature
+
+
+def signature_rows(part: object) -> list[tuple[str, str]]:
+    """(name, type) rows of a column or tensor signature part."""
+    if not isinstance(part, list):
+        return [("", json.dumps(part))] if part is not None else []
+    rows: list[tuple[str, str]] = []
+    for item in part:
+        if not isinstance(item, dict):
+            rows.append(("", str(item)))
+            continue
+        kind = str(item.get("type", ""))
+        if kind == "tensor":
+            spec = item.get("tensor-spec") or {}
+            if isinstance(spec, dict):
+                kind = f"tensor {spec.get('dtype', '')} {spec.get('shape', '')}"
+        if item.get("required") is False:
+            kind += " (optional)"
+        rows.append((str(item.get("name", "")), kind))
+    return rows
+
+
+def read_mlmodel(request: Request, artifact_uri: str, path: str = "") -> str | None:
+    """The MLmodel text of the model folder at ``artifact_uri``/``path``, None if absent."""
+    artifacts = run_artifacts(services_of(request), artifact_uri)
+    target = f"{path}/MLmodel" if path else "MLmodel"
+    if not artifacts.exists(target):
+        return None
+    return artifacts.read(target, limit=MLMODEL_BYTES).decode("utf-8", errors="replace")
+
+
+def run_models(request: Request, run: Run) -> RunModels:
+    """Every model of ``run``; a part that cannot be read is reported, not raised."""
+    found = RunModels()
+    info = run.info
+    try:
+        found.logged = list(
+            logged_models(request).search_logged_models(
+                [info.experiment_id],
+                filter_string=f"source_run_id = {quoted(info.run_id)}",
+                max_results=100,
+            )
+        )
+    except MltrailError as exc:
+        found.problems.append(f"Logged models: {exc.message}")
+    try:
+        found.versions = list(
+            registry(request).search_model_versions(
+                filter_string=f"run_id = {quoted(info.run_id)}", max_results=200
+            )
+        )
+    except MltrailError as exc:
+        found.problems.append(f"Registered versions: {exc.message}")
+    try:
+        found.folders = _model_folders(request, run)
+    except MltrailError as exc:
+        found.problems.append(f"Artifacts: {exc.message}")
+    return found
+
+
+def _model_folders(request: Request, run: Run) -> list[ModelFolder]:
+    artifacts = run_artifacts(services_of(request), run.info.artifact_uri)
+    folders: list[ModelFolder] = []
+    entries = [e for e in artifacts.list("") if e.is_dir][:MAX_FOLDERS_CHECKED]
+    for entry in entries:
+        text = read_mlmodel(request, run.info.artifact_uri, entry.path)
+        if text is None:
+            continue
+        flavors, signature = model_summary(text)
+        folders.append(
+            ModelFolder(
+                path=entry.path,
+                flavors=flavors,
+                signature=signature,
+                model_uri=f"runs:/{run.info.run_id}/{entry.path}",
+            )
+        )
+    return folders
+
+
+def experiment_registered_versions(request: Request, experiment_id: str) -> list[ModelVersion]:
+    """Registered versions whose source run belongs to the experiment (read through the registry,
+    so its permission checks apply)."""
+    if not experiment_id.isdigit():
+        return []
+    query = (
+        sa.select(model_versions.c.run_id)
+        .join(schema.runs, schema.runs.c.run_id == model_versions.c.run_id)
+        .where(schema.runs.c.experiment_id == int(experiment_id))
+        .distinct()
+        .limit(MAX_REGISTERED_RUNS)
+    )
+    with services_of(request).engine.connect() as conn:
+        run_ids = [str(r) for r in conn.execute(query).scalars()]
+    if not run_ids:
+        return []
+    ids = ", ".join(quoted(r) for r in run_ids)
+    versions = registry(request).search_model_versions(
+        filter_string=f"run_id IN ({ids})", max_results=1000
+    )
+    return sorted(versions, key=lambda v: (v.name, -v.version))
