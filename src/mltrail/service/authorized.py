@@ -389,6 +389,14 @@ _REGISTRY_LEVELS: dict[str, Level] = {
 }
 
 
+# Reads whose answer for a missing model names the version, not the model.
+_VERSION_FIRST = frozenset({"get_model_version", "get_model_version_download_uri"})
+
+
+def model_version_not_found(name: object, version: object) -> ResourceDoesNotExist:
+    return ResourceDoesNotExist(f"Model Version (name={name}, version={version}) not found")
+
+
 class AuthorizedRegistry:
     """The model-registry service, checked against per-registered-model permissions."""
 
@@ -409,7 +417,13 @@ class AuthorizedRegistry:
         def checked(model_name: str, *args: Any, **kwargs: Any) -> Any:
             who = principal()
             if not who.is_admin and isinstance(model_name, str):
-                self.permissions.require_registered_model(who, model_name, level)
+                try:
+                    self.permissions.require_registered_model(who, model_name, level)
+                except ResourceDoesNotExist:
+                    if name in _VERSION_FIRST and "version" in kwargs:
+                        # These answer a missing model with the version's message.
+                        raise model_version_not_found(model_name, kwargs["version"]) from None
+                    raise
             return method(model_name, *args, **kwargs)
 
         return checked

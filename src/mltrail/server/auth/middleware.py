@@ -252,7 +252,11 @@ async def _reject(scope: Scope, send: Send, exc: MltrailError) -> None:
         target = scope.get("path", "/")
         if root and target.startswith(root):
             target = target[len(root) :]
-        location = f"{root}/login?next={quote(target or '/', safe='/')}"
+        query = scope.get("query_string", b"").decode("latin-1")
+        if query:
+            # Back to the same view after login (filters, sort, columns live in the URL).
+            target = f"{target}?{query}"
+        location = f"{root}/login?next={quote(target or '/', safe='')}"
         await send(
             {
                 "type": "http.response.start",
