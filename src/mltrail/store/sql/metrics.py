@@ -381,7 +381,13 @@ def read_series(
 
 
 def downsample(series: Series, max_points: int) -> Series:
-    """At most ``max_points`` points keeping the first, the last, and min/max per step bucket."""
+    """At most ``max_points`` points keeping the first, the last, and min/max per step bucket.
+
+    The series is sorted by step, so each bucket is a contiguous slice and its min and max
+    come from ``reduceat`` in linear time (a sort of a noisy million-point series took
+    ~0.4 s). Ties go to the first point for the min and the last for the max; a bucket
+    holding NaN keeps its last NaN as its "max", so gaps stay visible.
+    """
     n = len(series)
     if n <= max_points:
         return series
@@ -397,12 +403,20 @@ def downsample(series: Series, max_points: int) -> Series:
     else:
         bucket = np.minimum(((steps - lo) / span * buckets).astype(np.int64), buckets - 1)
     values = series.values[1:-1]
-    # Sort each bucket by value: the first of a bucket is its min, the last its max.
-    order = np.lexsort((values, bucket))
-    sorted_buckets = bucket[order]
-    starts = np.flatnonzero(np.r_[True, sorted_buckets[1:] != sorted_buckets[:-1]])
-    ends = np.r_[starts[1:], len(order)] - 1
-    keep = np.concatenate(([0], inner[order[starts]], inner[order[ends]], [n - 1]))
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    lengths = np.diff(np.r_[starts, len(values)])
+    nan = np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        seg_min = np.repeat(np.fmin.reduceat(values, starts), lengths)
+        seg_max = np.repeat(np.fmax.reduceat(values, starts), lengths)
+    seg_nan = np.repeat(np.logical_or.reduceat(nan, starts), lengths)
+    is_min = (values == seg_min) | (np.isnan(seg_min) & nan)
+    is_max = np.where(seg_nan, nan, values == seg_max)
+    mins = np.flatnonzero(is_min)
+    first = np.r_[True, bucket[mins][1:] != bucket[mins][:-1]]
+    maxs = np.flatnonzero(is_max)
+    last = np.r_[bucket[maxs][1:] != bucket[maxs][:-1], True]
+    keep = np.concatenate(([0], inner[mins[first]], inner[maxs[last]], [n - 1]))
     return series.take(np.unique(keep))
 
 
