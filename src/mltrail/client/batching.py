@@ -21,6 +21,14 @@ exit the queue waits at most ``flush_timeout`` seconds, spools what is left (als
 batch being sent, under the key it is being sent with) and says on stderr how many
 points went to the spool and how to upload them (``mltrail sync``).
 
+The end of a run (status, end time) that the server cannot take goes to the run's spool
+file too (:meth:`BatchQueue.end_run`), and is replayed after the run's batches, so a run
+whose server was down when it ended does not stay RUNNING.
+
+Once a server has taken a first batch, a background thread uploads the spool files that
+earlier processes left for that server (:func:`mltrail.client.sync.replay_leftovers`),
+skipping files a live process holds; the training loop never waits for it.
+
 Per run the queue counts the metric points it accepted, sent, had acknowledged and
 spooled: :func:`run_stats`.
 """
@@ -28,6 +36,7 @@ spooled: :func:`run_stats`.
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import os
 import sys
@@ -40,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltrail.entities import Metric, Param, RunTag
+from mltrail.entities import Metric, Param, RunStatus, RunTag
 from mltrail.errors import (
     ConnectionFailed,
     MltrailError,
@@ -143,6 +152,9 @@ class BatchQueue:
         self._inflight: list[tuple[TrackingAPI, str, _Pending]] = []
         self._closed = False
         self._warned: set[str] = set()
+        # Servers whose leftover spool files (of earlier processes) are being or were replayed.
+        self._leftovers_checked: set[str] = set()
+        self._replayers: list[threading.Thread] = []
 
     # -- producer side -----------------------------------------------------
     def put(self, item: tuple[Any, ...]) -> None:
@@ -240,6 +252,34 @@ class BatchQueue:
     def _drain_once(self) -> None:
         pending: dict[tuple[int, str], tuple[TrackingAPI, _Pending]] = {}
         markers: list[threading.Event] = []
+        # Building up to 10,000 Metric objects: pausing the cyclic GC meanwhile halves the
+        # cost (each young-generation pass would also rescan the queue's pending tuples).
+        # Only a pause started here is ended here.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            self._take(pending, markers)
+        finally:
+            if paused:
+                gc.enable()
+        self._inflight = [
+            (backend, run_id, batch) for (_, run_id), (backend, batch) in pending.items()
+        ]
+        try:
+            for backend, run_id, batch in self._inflight:
+                self._send_pending(backend, run_id, batch)
+        finally:
+            self._inflight = []
+        for marker in markers:
+            marker.set()
+
+    def _take(
+        self,
+        pending: dict[tuple[int, str], tuple[TrackingAPI, _Pending]],
+        markers: list[threading.Event],
+    ) -> int:
+        """Move up to ``batch_max_points`` queued items into ``pending``; returns the count."""
         count = 0
         items = self._items
         while count < self.batch_max_points and not self._closed:
@@ -268,16 +308,7 @@ class BatchQueue:
             else:
                 batch.tags[key] = value
             count += 1
-        self._inflight = [
-            (backend, run_id, batch) for (_, run_id), (backend, batch) in pending.items()
-        ]
-        try:
-            for backend, run_id, batch in self._inflight:
-                self._send_pending(backend, run_id, batch)
-        finally:
-            self._inflight = []
-        for marker in markers:
-            marker.set()
+        return count
 
     def _send_pending(self, backend: TrackingAPI, run_id: str, batch: _Pending) -> None:
         for key, metrics, params, tags in _requests(batch):
@@ -308,6 +339,8 @@ class BatchQueue:
                 stats.spooled += len(metrics)
             else:
                 stats.acknowledged += len(metrics)
+                if uri is not None and uri not in self._leftovers_checked:
+                    self._start_leftover_replay(backend, uri)
         except MltrailError as exc:
             if _is_transient(exc) and uri is not None:
                 self._mark_down(uri, exc)
@@ -418,11 +451,129 @@ class BatchQueue:
                 spool.remove(batch.idempotency_key)
                 stats.acknowledged += len(batch.metrics)
                 stats.replayed += len(batch.metrics)
+            if not self._replay_end(backend, run_id, spool):
+                return False
             with self._spools_lock:
                 if spool.is_empty():
                     self._spools.pop((uri, run_id), None)
                     spool.close_and_remove_if_empty()
         return True
+
+    def _replay_end(self, backend: TrackingAPI, run_id: str, spool: Spool) -> bool:
+        """Send a run end kept in ``spool`` (after its batches); False if the server is down."""
+        from mltrail.client.sync import send_run_end
+
+        update = spool.get_meta("update")
+        if update is None:
+            return True
+        try:
+            send_run_end(backend, run_id, update)
+        except MltrailError as exc:
+            if _is_transient(exc):
+                return False
+            self._keep(run_id, exc)
+        spool.delete_meta("update")
+        return True
+
+    # -- the end of a run ------------------------------------------------------------
+    def end_run(
+        self, backend: TrackingAPI, run_id: str, *, status: RunStatus, end_time: int
+    ) -> None:
+        """Record that ``run_id`` ended; when its server cannot take it, keep it in the spool.
+
+        The end waits in the spool when the server is known to be down or the run still has
+        batches there (so it is replayed after them), and also when sending it fails for a
+        reason that says nothing about the run (unreachable, 5xx, 429, 507).
+        """
+        uri = _spool_uri(backend)
+        if uri is None or _is_offline(backend):
+            backend.update_run(run_id, status=status, end_time=end_time)
+            return
+        with self._spools_lock:
+            behind = (uri, run_id) in self._spools
+        if uri not in self._down and not behind:
+            try:
+                backend.update_run(run_id, status=status, end_time=end_time)
+                return
+            except MltrailError as exc:
+                if not _is_transient(exc):
+                    raise
+                if not self._closed:
+                    self._mark_down(uri, exc)
+        self._spool_end(
+            backend, uri, run_id, {"status": RunStatus.parse(status).value, "end_time": end_time}
+        )
+
+    def _spool_end(
+        self, backend: TrackingAPI, uri: str, run_id: str, update: dict[str, Any]
+    ) -> None:
+        spool = self._spool_for(backend, uri, run_id)
+        spool.set_meta("update", update)
+        if not self._closed:
+            logger.warning(
+                "mltrail: the end of run %s (%s) is kept in the offline spool until the "
+                "tracking server %s takes it",
+                run_id,
+                update["status"],
+                uri,
+            )
+            return
+        # Interpreter exit already closed the other spools: close this one and say so.
+        with self._spools_lock:
+            self._spools.pop((uri, run_id), None)
+        spool.close()
+        folder = os.path.dirname(spool.path)
+        print(
+            f"mltrail: the tracking server could not be reached; the end of run {run_id} "
+            f"({update['status']}) was saved to the spool in {folder}. "
+            f"Upload it with: mltrail sync --spool-dir {folder}",
+            file=sys.stderr,
+        )
+
+    # -- spool files of earlier processes ------------------------------------------
+    def _start_leftover_replay(self, backend: TrackingAPI, uri: str) -> None:
+        self._leftovers_checked.add(uri)
+        thread = threading.Thread(
+            target=self._replay_leftovers,
+            args=(backend, uri),
+            name="mltrail-spool-replay",
+            daemon=True,
+        )
+        self._replayers.append(thread)
+        thread.start()
+
+    def _replay_leftovers(self, backend: TrackingAPI, uri: str) -> None:
+        from mltrail.client.sync import replay_leftovers
+
+        try:
+            report = replay_leftovers(
+                self._spool_directory(backend),
+                backend=backend,
+                tracking_uri=uri,
+                stop=lambda: self._closed,
+            )
+        except Exception as exc:  # a background helper: report, never raise into the void
+            logger.warning("mltrail: could not replay spool files left for %s: %s", uri, exc)
+            self._leftovers_checked.discard(uri)
+            return
+        if report.points or report.runs:
+            logger.info(
+                "mltrail: sent %d metric points of %d runs that earlier processes left in the "
+                "spool for %s",
+                report.points,
+                len(report.runs),
+                uri,
+            )
+        for path, message in report.failed:
+            logger.warning("mltrail: spool file %s not sent: %s", path, message)
+        if report.failed:
+            # Try again after the next batch the server takes (or leave it to mltrail sync).
+            self._leftovers_checked.discard(uri)
+
+    def _join_replayers(self, timeout: float) -> None:
+        deadline = time.monotonic() + max(0.0, timeout)
+        for thread in list(self._replayers):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def spool_leftovers(self) -> int:
         """Spool what is queued or being sent (interpreter exit); returns the points spooled.
@@ -464,18 +615,20 @@ class BatchQueue:
             self._spool(backend, run_id, key=key, metrics=metrics, params=params, tags=tags)
         return self._stat(run_id).spooled - before
 
-    def spool_report(self) -> tuple[int, int, list[str]]:
-        """(points, batches, files) that this process left in spools."""
-        points = batches = 0
+    def spool_report(self) -> tuple[int, int, int, list[str]]:
+        """(points, batches, run ends, files) that this process left in spools."""
+        points = batches = ends = 0
         files: list[str] = []
         with self._spools_lock:
             for _, spool in self._spools.values():
                 b, p = spool.counts()
-                if b:
+                end = spool.get_meta("update") is not None
+                if b or end:
                     batches += b
                     points += p
+                    ends += end
                     files.append(str(spool.path))
-        return points, batches, files
+        return points, batches, ends, files
 
     def _keep(self, run_id: str, exc: BaseException) -> None:
         with self._errors_lock:
@@ -484,17 +637,21 @@ class BatchQueue:
     def _flush_at_exit(self) -> None:
         from mltrail.client import rest_http
 
-        # Requests made after this point (ending runs) give up retrying at the same deadline.
+        # One budget for the whole exit: requests made after this point (ending runs) stop
+        # retrying at the deadline and never wait past it.
         rest_http.give_up_after(self.flush_timeout)
         try:
-            self.flush(self.flush_timeout)
+            self.flush(max(0.0, rest_http.time_left() or 0.0))
         except TemporarilyUnavailable:
             pass  # not drained in time: spooled below
         except BaseException as exc:  # report, never crash interpreter exit
             logger.error("mltrail: logging not completed at exit: %s", exc)
+        # A replay of earlier processes' spools may finish within the budget; if not, what
+        # it did not send stays in those files (sent again later under the same keys).
+        self._join_replayers(rest_http.time_left() or 0.0)
         try:
             self.spool_leftovers()
-            points, batches, files = self.spool_report()
+            points, batches, ends, files = self.spool_report()
         except BaseException as exc:
             logger.error("mltrail: could not spool unsent values at exit: %s", exc)
             return
@@ -503,12 +660,14 @@ class BatchQueue:
             for _, spool in self._spools.values():
                 spool.close()
             self._spools.clear()
-        if batches:
+        if batches or ends:
             folder = os.path.dirname(files[0])
+            what = f"{points} metric points ({batches} batches)"
+            if ends:
+                what += f" and the end of {ends} run{'s' if ends > 1 else ''}"
             print(
-                f"mltrail: the tracking server could not be reached; {points} metric points "
-                f"({batches} batches) were saved to the spool in {folder}. "
-                f"Upload them with: mltrail sync --spool-dir {folder}",
+                f"mltrail: the tracking server could not be reached; {what} were saved to the "
+                f"spool in {folder}. Upload them with: mltrail sync --spool-dir {folder}",
                 file=sys.stderr,
             )
 

@@ -382,18 +382,22 @@ def end_run(status: RunStatus | str = "FINISHED") -> None:
         _end_this_run(stack[-1].run_id, RunStatus.parse(status), raise_errors=True)
 
 
-def _end_this_run(run_id: str, status: RunStatus, *, raise_errors: bool) -> None:
+def _end_this_run(
+    run_id: str, status: RunStatus, *, raise_errors: bool, timeout: float | None = None
+) -> None:
     stack = _stack()
     entry = next((e for e in reversed(stack) if e.run_id == run_id), None)
     if entry is None:
         return
     pending: Exception | None = None
+    queue = get_queue()
     try:
-        get_queue().flush(run_id=run_id)
+        queue.flush(timeout, run_id=run_id)
     except Exception as exc:  # kept until the run is ended, then raised
         pending = exc
     try:
-        entry.backend.update_run(run_id, status=status, end_time=time.time_ns() // 1_000_000)
+        # A server that cannot take the end now gets it from the spool, after the points.
+        queue.end_run(entry.backend, run_id, status=status, end_time=time.time_ns() // 1_000_000)
     finally:
         stack.remove(entry)
         _state.last_run_id = run_id
@@ -454,9 +458,17 @@ def _end_runs_at_exit() -> None:
         RunStatus.FAILED if getattr(sys, "last_value", None) is not None else RunStatus.FINISHED
     )
     stack = _stack()
+    bounded = any(getattr(e.backend, "http", None) is not None for e in stack)
+    if bounded:
+        from mltrail.client import rest_http
+
+        # The exit budget (shared with the logging queue's own exit): a server that is
+        # down, or accepts connections and never answers, must not hold the process.
+        rest_http.give_up_after(get_queue().flush_timeout)
     while stack:
+        timeout = max(0.0, rest_http.time_left() or 0.0) if bounded else None
         try:
-            _end_this_run(stack[-1].run_id, status, raise_errors=False)
+            _end_this_run(stack[-1].run_id, status, raise_errors=False, timeout=timeout)
         except BaseException as exc:  # never crash interpreter exit
             import logging
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import httpx
+import orjson
 
 import mltrail
 from mltrail.config import Settings
@@ -36,9 +37,19 @@ _give_up_at: float | None = None
 
 
 def give_up_after(seconds: float) -> None:
-    """Stop retrying requests ``seconds`` from now (for a bounded interpreter exit)."""
+    """Stop retrying requests ``seconds`` from now (for a bounded interpreter exit).
+
+    An earlier deadline already set stays: several exit handlers share one budget.
+    """
     global _give_up_at
-    _give_up_at = time.monotonic() + max(0.0, seconds)
+    deadline = time.monotonic() + max(0.0, seconds)
+    if _give_up_at is None or deadline < _give_up_at:
+        _give_up_at = deadline
+
+
+def time_left() -> float | None:
+    """Seconds until the exit deadline (may be negative), or None when none is set."""
+    return None if _give_up_at is None else _give_up_at - time.monotonic()
 
 
 def _out_of_time() -> bool:
@@ -64,6 +75,23 @@ def _auth(settings: Settings) -> tuple[httpx.Auth | None, dict[str, str]]:
     if settings.tracking_username or settings.tracking_password:
         return httpx.BasicAuth(settings.tracking_username, settings.tracking_password), {}
     return None, {}
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact JSON; orjson is several times faster on the batches of 10,000 points."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        # Integers beyond 64 bits and other types orjson refuses: the standard encoder's answer.
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+def decode_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # NaN/Infinity literals and big integers, which the standard decoder accepts.
+        return json.loads(raw)
 
 
 def error_from_response(response: httpx.Response) -> MltrailError:
@@ -106,6 +134,7 @@ class HttpSession:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.max_retries = max(0, settings.http_max_retries)
+        self.timeout = settings.http_timeout
         self._sleep = sleep
         auth, headers = _auth(settings)
         headers["User-Agent"] = f"mltrail/{mltrail.__version__}"
@@ -140,6 +169,7 @@ class HttpSession:
         attempt = 0
         while True:
             request = build()
+            self._bound_by_exit_deadline(request)
             try:
                 response = self.client.send(request, stream=stream)
             except _TRANSPORT_ERRORS as exc:
@@ -169,6 +199,19 @@ class HttpSession:
                 raise error
             return response
 
+    def _bound_by_exit_deadline(self, request: httpx.Request) -> None:
+        """After interpreter exit began, no request may outlive the exit budget: a server
+        that accepts connections and never answers must not hold the process."""
+        left = time_left()
+        if left is None:
+            return
+        if left <= 0:
+            raise ConnectionFailed(
+                f"Not sending {request.method} {request.url.path} to {self.base_url}: the exit "
+                "deadline (MLTRAIL_FLUSH_TIMEOUT) has passed"
+            )
+        request.extensions["timeout"] = httpx.Timeout(min(self.timeout, left)).as_dict()
+
     def call(
         self,
         method: str,
@@ -183,7 +226,7 @@ class HttpSession:
         body = content
         all_headers = dict(headers or {})
         if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":"), allow_nan=False).encode()
+            body = encode_json(json_body)
             all_headers["Content-Type"] = "application/json"
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
 
@@ -196,7 +239,7 @@ class HttpSession:
         if not response.content:
             return {}
         try:
-            return response.json()
+            return decode_json(response.content)
         except ValueError as exc:
             raise MltrailError(
                 f"The tracking server answered {method} {path} with something that is not JSON "

@@ -3,10 +3,14 @@
 Per spool file, in order: create the run when it was created offline (with its own id;
 the experiment is found or created by name), send the batches in the order they were
 spooled, each with its original idempotency key, then record the run's end when it was
-recorded offline. Every step is idempotent on the server, so a sync that is interrupted,
+recorded offline or could not be sent (the server was down when the run ended). Every step is idempotent on the server, so a sync that is interrupted,
 or run twice, or run while the logging process replays the same file, applies each batch
 once. A file is deleted when everything in it went through; a batch the server refuses
 for good stays in the file and is reported.
+
+The same upload runs in the background of a client that starts logging to a server
+(:func:`replay_leftovers`): files that earlier processes left for that server are sent
+without waiting for someone to run ``mltrail sync``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mltrail.client.spool import Spool, spool_files
 from mltrail.config import Settings
@@ -84,32 +89,116 @@ def sync_directory(
     """
     report = SyncReport()
     backends: dict[str, TrackingAPI] = {}
-    for path in spool_files(directory):
-        try:
-            spool = Spool(path, lock="exclusive")
-        except BlockingIOError:
-            report.busy.append(path)
-            continue
-        report.files += 1
-        try:
-            uri = tracking_uri or spool.get_meta("tracking_uri")
-            run_id = spool.get_meta("run_id")
-            if not uri or not run_id:
-                report.failed.append((path, "not an mltrail spool file (no server or run id)"))
-                continue
-            backend = backends.get(uri)
-            if backend is None:
-                backend = backends[uri] = _backend(uri, settings=settings)
-            _sync_file(spool, backend, run_id=str(run_id), report=report, on_progress=on_progress)
-        except MltrailError as exc:
-            report.failed.append((path, exc.message))
-        finally:
-            spool.close_and_remove_if_empty()
-    for backend in backends.values():
-        close = getattr(backend, "close", None)
-        if callable(close):
-            close()
+
+    def backend_for(uri: str) -> TrackingAPI:
+        backend = backends.get(uri)
+        if backend is None:
+            backend = backends[uri] = _backend(uri, settings=settings)
+        return backend
+
+    try:
+        for path in spool_files(directory):
+            _sync_path(
+                path,
+                report=report,
+                backend_for=backend_for,
+                tracking_uri=tracking_uri,
+                on_progress=on_progress,
+            )
+    finally:
+        for backend in backends.values():
+            close = getattr(backend, "close", None)
+            if callable(close):
+                close()
     return report
+
+
+def replay_leftovers(
+    directory: Path,
+    *,
+    backend: TrackingAPI,
+    tracking_uri: str,
+    stop: Callable[[], bool] = lambda: False,
+) -> SyncReport:
+    """Upload the spool files other processes left for the server at ``tracking_uri``
+    (what a client does in the background when it starts logging to that server).
+
+    Files of other servers, and files a live process still holds, are left alone. Stops at
+    the first error that says the server cannot take the upload now (the rest waits for
+    the next start or ``mltrail sync``), and between files once ``stop()`` is true.
+    """
+    report = SyncReport()
+    for path in spool_files(directory):
+        if stop():
+            break
+        done = _sync_path(
+            path,
+            report=report,
+            backend_for=lambda uri: backend if uri == tracking_uri else None,
+            tracking_uri=None,
+            on_progress=None,
+        )
+        if not done:
+            break
+    return report
+
+
+def _sync_path(
+    path: Path,
+    *,
+    report: SyncReport,
+    backend_for: Callable[[str], TrackingAPI | None],
+    tracking_uri: str | None,
+    on_progress: Callable[[int], None] | None,
+) -> bool:
+    """Sync one file; False when the server could not be reached (or was unavailable)."""
+    try:
+        spool = Spool(path, lock="exclusive")
+    except BlockingIOError:
+        report.busy.append(path)
+        return True
+    except (OSError, MltrailError) as exc:
+        report.failed.append((path, str(exc)))
+        return True
+    mine = True
+    try:
+        uri = tracking_uri or spool.get_meta("tracking_uri")
+        run_id = spool.get_meta("run_id")
+        if not uri or not run_id:
+            report.failed.append((path, "not an mltrail spool file (no server or run id)"))
+            return True
+        backend = backend_for(str(uri))
+        if backend is None:
+            mine = False
+            return True
+        report.files += 1
+        _sync_file(spool, backend, run_id=str(run_id), report=report, on_progress=on_progress)
+        return True
+    except MltrailError as exc:
+        report.failed.append((path, exc.message))
+        return not is_transient(exc)
+    finally:
+        if mine:
+            spool.close_and_remove_if_empty()
+        else:
+            spool.close()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An error that says nothing about the batch: the server cannot take it now."""
+    return isinstance(exc, _TRANSIENT) or type(exc) is MltrailError
+
+
+def send_run_end(backend: TrackingAPI, run_id: str, update: dict[str, Any]) -> None:
+    """Record a run's end (status, end time, name) that was kept in a spool file."""
+    status = update.get("status")
+    end_time = update.get("end_time")
+    backend.update_run(
+        run_id,
+        status=RunStatus.parse(status) if status else None,
+        end_time=int(end_time) if isinstance(end_time, int) else None,
+        run_name=update.get("run_name") or None,
+    )
 
 
 def _backend(uri: str, *, settings: Settings) -> TrackingAPI:
@@ -144,7 +233,7 @@ def _sync_file(
                 idempotency_key=batch.idempotency_key,
             )
         except MltrailError as exc:
-            if isinstance(exc, _TRANSIENT) or type(exc) is MltrailError:
+            if is_transient(exc):
                 raise
             refused.append(exc.message)
             continue
@@ -155,13 +244,8 @@ def _sync_file(
             on_progress(len(batch.metrics))
     update = spool.get_meta("update")
     if update is not None:
-        status = update.get("status")
-        backend.update_run(
-            run_id,
-            status=RunStatus.parse(status) if status else None,
-            end_time=update.get("end_time"),
-            run_name=update.get("run_name"),
-        )
+        # After the points: a run is not shown finished before its last values are in.
+        send_run_end(backend, run_id, update)
         spool.delete_meta("update")
     if refused:
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
