@@ -10,7 +10,7 @@ runs, no HTTP), starts a real ``mltrail server --no-auth`` on it and drives Debi
 
 Measured (times are from the browser's navigation start, ``performance.timeOrigin``):
 
-* **runs page interactive**: the experiment page (default page of 100 rows, newest first)
+* **runs page interactive**: the experiment page (its default page of 50 rows, newest first)
   has fired DOMContentLoaded, its table holds its rows, and a click on the first row's
   checkbox has run the page's handler (the **Compare selected** button is enabled and the
   selection count reads "1 selected"). The time is ``performance.now()`` read in the page
