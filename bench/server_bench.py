@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""`mltrail server` against `mlflow server`, measured in one run with the shared harness.
+
+For every configuration it starts a server on a fresh SQLite file in a temporary folder,
+waits for ``/health`` (start-up time), measures idle memory (W6-idle), runs trackbench
+W0..W6 through the unmodified mlflow client, stops the server by PID, and at the end
+prints each workload's headline numbers and the ratios over MLflow's default server and
+its ``--workers 1`` server, with the targets they are checked against.
+
+    .venv/bin/python bench/server_bench.py                       # full run, ~20 min on 2 cores
+    .venv/bin/python bench/server_bench.py --extra "--w3-runs 300 --w5-runs 2"   # smoke test
+    .venv/bin/python bench/server_bench.py --configs mltrail-default \\
+        --reuse bench/results/server-<stamp>      # re-measure mltrail, reuse that run's MLflow
+
+The harness (trackbench.py, proctree.py) lives in the shared bench folder beside the
+repository (``../shared/bench`` from the repository root); ``--shared-bench`` or
+``$TRACKBENCH_DIR`` point elsewhere. Results: ``bench/results/server-<UTC stamp>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIGS = "mlflow-default mlflow-workers1 mltrail-default mltrail-workers4"
+WORKLOADS = "W0,W1,W2,W3,W4,W5,W6"
+
+# (workload, metric, direction, target over mlflow-default, target over mlflow-workers1)
+# direction "up": mltrail/mlflow (higher is better); "down": mlflow/mltrail (faster is better);
+# "mem": mltrail/mlflow (at most the target).
+TARGETS: list[tuple[str, str, str, float | None, float | None]] = [
+    ("W1", "calls_per_s", "up", 20.0, 3.0),
+    ("W2", "points_per_s", "up", 4.0, 4.0),
+    ("W3", "b_filter_ms", "down", 5.0, 5.0),
+    ("W3", "c_paging_all_ms", "down", 5.0, 5.0),
+    ("W4", "history_ms", "down", 10.0, 10.0),
+    ("W5", "calls_per_s", "up", 5.0, 5.0),
+    ("W6-idle", "rss_mib", "mem", 0.1, None),
+]
+
+
+def log(msg: str) -> None:
+    print(f"== {time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+def server_command(cfg: str, args: argparse.Namespace, work: Path, port: int) -> list[str]:
+    tool, _, variant = cfg.partition("-")
+    workers = ["--workers", variant.removeprefix("workers")] if variant.startswith("workers") else []
+    if tool == "mlflow":
+        return [
+            str(Path(args.mlflow_python).parent / "mlflow"), "server",
+            "--backend-store-uri", f"sqlite:///{work}/mlflow.db",
+            "--default-artifact-root", str(work / "mlart"),
+            "--host", "127.0.0.1", "--port", str(port), *workers,
+        ]  # fmt: skip
+    if tool == "mltrail":
+        cmd = [
+            args.mltrail_python, "-m", "mltrail.cli.main", "server",
+            "--backend-store-uri", f"sqlite:///{work}/mltrail.db",
+            "--artifacts-destination", str(work / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(port), *workers,
+        ]  # fmt: skip
+        if "--no-auth" in _mltrail_server_help(args.mltrail_python):
+            cmd.append("--no-auth")
+        return cmd
+    raise SystemExit(f"unknown configuration {cfg!r} (mlflow-default, mltrail-workers4, ...)")
+
+
+_HELP: dict[str, str] = {}
+
+
+def _mltrail_server_help(python: str) -> str:
+    if python not in _HELP:
+        _HELP[python] = subprocess.run(
+            [python, "-m", "mltrail.cli.main", "server", "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    return _HELP[python]
+
+
+def run_config(cfg: str, args: argparse.Namespace, out: Path) -> None:
+    proctree = [args.mlflow_python, str(args.shared_bench / "proctree.py")]
+    port = int(subprocess.check_output([*proctree, "free-port", "--preferred", str(args.port)]))
+    work = Path(tempfile.mkdtemp(prefix=f"srvbench-{cfg}-"))
+    slog = work / "server.log"
+    cmd = server_command(cfg, args, work, port)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_"))}
+    (out / cfg).mkdir(parents=True, exist_ok=True)
+    log(f"[{cfg}] {shlex.join(cmd)}")
+    t0 = time.time()
+    with slog.open("wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=work)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait = subprocess.run(
+            [*proctree, "wait-http", f"{url}/health", "--since", repr(t0), "--pid", str(proc.pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if wait.returncode != 0:
+            raise SystemExit(f"[{cfg}] did not come up: {wait.stderr}\n{slog.read_text()[-3000:]}")
+        startup_s = float(wait.stdout.strip())
+        log(f"[{cfg}] healthy after {startup_s:.2f}s (pid {proc.pid})")
+        _dump(out / cfg / "startup.json", cfg, "startup", {"startup_s": startup_s}, cmd)
+        time.sleep(args.settle)  # background consumers settle before idle memory is read
+        tb = [
+            args.mlflow_python, str(args.shared_bench / "trackbench.py"), "--client", "mlflow",
+            "--uri", url, "--label", cfg, "--server-pid", str(proc.pid), "--server-log", str(slog),
+            *shlex.split(args.extra),
+        ]  # fmt: skip
+        bench_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+        subprocess.run(
+            [*tb, "--workload", "W6", "--name", "W6-idle", "--out", str(out / cfg / "W6-idle.json")],
+            check=True,
+            env=bench_env,
+        )
+        subprocess.run(
+            [*tb, "--workload", args.workloads, "--out", str(out / cfg / "main.json")],
+            check=True,
+            env=bench_env,
+        )
+    finally:
+        subprocess.run([*proctree, "stop", str(proc.pid)], check=False)
+        if args.keep_work:
+            log(f"[{cfg}] work dir kept: {work}")
+        else:
+            (out / cfg / "server-log-tail.txt").write_text(
+                "\n".join(slog.read_text(errors="replace").splitlines()[-40:])
+            )
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _dump(path: Path, cfg: str, workload: str, headline: dict[str, float], cmd: list[str]) -> None:
+    doc = {
+        "workload": workload,
+        "label": cfg,
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "result": {"command": [Path(c).name if "/" in c else c for c in cmd], "headline": headline},
+    }
+    path.write_text(json.dumps(doc, indent=1))
+
+
+def load_headlines(dirs: list[Path]) -> tuple[dict[str, dict[str, dict[str, float]]], list[float]]:
+    """{config: {workload: headline}} from result dirs; later dirs win. Also load averages."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    loads: list[float] = []
+    for d in dirs:
+        for f in sorted(d.glob("*/*.json")):
+            docs = json.loads(f.read_text())
+            for doc in docs if isinstance(docs, list) else [docs]:
+                head = doc.get("result", {}).get("headline")
+                if head is None:
+                    continue
+                table.setdefault(f.parent.name, {})[doc["workload"]] = head
+                for key in ("loadavg_before", "loadavg_after", "loadavg"):
+                    if key in doc:
+                        loads.append(doc[key][0])
+    return table, loads
+
+
+def fmt(v: float | None) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool) or (isinstance(v, int) and not isinstance(v, float)):
+        return f"{v:,}"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    return f"{v:.3g}"
+
+
+def ratio(direction: str, ours: float | None, theirs: float | None) -> float | None:
+    if not ours or not theirs:
+        return None
+    return theirs / ours if direction == "down" else ours / theirs
+
+
+def summary(table: dict[str, dict[str, dict[str, float]]]) -> str:
+    mltrail = [c for c in table if c.startswith("mltrail")]
+    mlflow = [c for c in ("mlflow-default", "mlflow-workers1") if c in table]
+    cols = mlflow + mltrail
+    rows = ["| workload | metric | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
+    order = ["startup", "W6-idle", "W0", "W1", "W2", "W3", "W4", "W5", "W6"]
+    keys: list[tuple[str, str]] = []
+    for w in order:
+        for c in cols:
+            for k in table.get(c, {}).get(w, {}):
+                if (w, k) not in keys:
+                    keys.append((w, k))
+    for w, k in keys:
+        vals = [fmt(table.get(c, {}).get(w, {}).get(k)) for c in cols]
+        rows.append(f"| {w} | {k} | " + " | ".join(vals) + " |")
+    out = ["\n".join(rows), ""]
+    trows = [
+        "| target | config | mltrail | MLflow default | ratio | target | MLflow workers1 | ratio "
+        "| target | met |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for w, k, direction, t_def, t_w1 in TARGETS:
+        for c in mltrail:
+            ours = table[c].get(w, {}).get(k)
+            d = table.get("mlflow-default", {}).get(w, {}).get(k)
+            w1 = table.get("mlflow-workers1", {}).get(w, {}).get(k)
+            r_d, r_w1 = ratio(direction, ours, d), ratio(direction, ours, w1)
+            ok = []
+            if t_def is not None and r_d is not None:
+                ok.append(r_d <= t_def if direction == "mem" else r_d >= t_def)
+            if t_w1 is not None and r_w1 is not None:
+                ok.append(r_w1 >= t_w1)
+            sym = "<=" if direction == "mem" else ">="
+            trows.append(
+                f"| {w} {k} | {c} | {fmt(ours)} | {fmt(d)} | {fmt(r_d)}x | {sym}{fmt(t_def)} "
+                f"| {fmt(w1)} | {fmt(r_w1)}x | {'>=' + fmt(t_w1) if t_w1 else ''} "
+                f"| {'yes' if ok and all(ok) else 'NO' if ok else '?'} |"
+            )
+    for c in mltrail:
+        head = table[c]
+        checks = [
+            ("startup_s", head.get("startup", {}).get("startup_s"), "< 2 s"),
+            ("W0 p50_ms", head.get("W0", {}).get("p50_ms"), "a few ms"),
+            ("W5 errors", head.get("W5", {}).get("errors"), "0"),
+            ("W5 lost_points", head.get("W5", {}).get("lost_points"), "0"),
+        ]
+        for name, v, target in checks:
+            trows.append(f"| {name} | {c} | {fmt(v)} | | | {target} | | | | |")
+    out.append("\n".join(trows))
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    env = os.environ.get
+    ap.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"default: {DEFAULT_CONFIGS}")
+    ap.add_argument("--workloads", default=WORKLOADS)
+    ap.add_argument("--extra", default=env("EXTRA", ""), help="extra trackbench arguments ($EXTRA)")
+    ap.add_argument(
+        "--shared-bench",
+        type=Path,
+        default=Path(env("TRACKBENCH_DIR", str(REPO.parent / "shared" / "bench"))),
+    )
+    ap.add_argument("--mlflow-python", default=str(REPO / ".venv-mlflow" / "bin" / "python"))
+    ap.add_argument("--mltrail-python", default=sys.executable)
+    ap.add_argument("--port", type=int, default=5077)
+    ap.add_argument("--settle", type=float, default=5.0, help="seconds before idle memory")
+    ap.add_argument("--out-dir", type=Path, default=REPO / "bench" / "results")
+    ap.add_argument("--reuse", type=Path, action="append", default=[],
+                    help="earlier result dirs whose configurations complete the table")  # fmt: skip
+    ap.add_argument("--keep-work", action="store_true")
+    ap.add_argument("--summarize-only", action="store_true")
+    args = ap.parse_args()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = args.out_dir / f"server-{stamp}"
+    if not args.summarize_only:
+        out.mkdir(parents=True, exist_ok=True)
+        log(f"results -> {out}; load average {os.getloadavg()}")
+        for cfg in args.configs.split():
+            run_config(cfg, args, out)
+    table, loads = load_headlines([*args.reuse, *([] if args.summarize_only else [out])])
+    text = summary(table)
+    if loads:
+        text += f"\n\nload average (1 min) during the run: {min(loads):.1f}-{max(loads):.1f}\n"
+    print(text)
+    if not args.summarize_only:
+        (out / "summary.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
