@@ -29,7 +29,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIGS = "mlflow-default mlflow-workers1 mltrail-default mltrail-workers4"
@@ -55,7 +54,9 @@ def log(msg: str) -> None:
 
 def server_command(cfg: str, args: argparse.Namespace, work: Path, port: int) -> list[str]:
     tool, _, variant = cfg.partition("-")
-    workers = ["--workers", variant.removeprefix("workers")] if variant.startswith("workers") else []
+    workers = (
+        ["--workers", variant.removeprefix("workers")] if variant.startswith("workers") else []
+    )
     if tool == "mlflow":
         return [
             str(Path(args.mlflow_python).parent / "mlflow"), "server",
@@ -123,7 +124,15 @@ def run_config(cfg: str, args: argparse.Namespace, out: Path) -> None:
         ]  # fmt: skip
         bench_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
         subprocess.run(
-            [*tb, "--workload", "W6", "--name", "W6-idle", "--out", str(out / cfg / "W6-idle.json")],
+            [
+                *tb,
+                "--workload",
+                "W6",
+                "--name",
+                "W6-idle",
+                "--out",
+                str(out / cfg / "W6-idle.json"),
+            ],
             check=True,
             env=bench_env,
         )

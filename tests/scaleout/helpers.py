@@ -139,14 +139,15 @@ def answers(url: str, logged: Logged) -> dict[str, Any]:
                 histories[run_id][key] = [(m["step"], m["value"]) for m in answer.json()["metrics"]]
         out["histories"] = histories
         searches: dict[str, Any] = {}
-        for name, body in {
+        queries: dict[str, dict[str, Any]] = {
             "all": {"max_results": 1000},
             "filtered": {
                 "filter": "metrics.loss > 0.3 and params.lr = '0.1'",
                 "order_by": ["metrics.loss DESC"],
                 "max_results": 1000,
             },
-        }.items():
+        }
+        for name, body in queries.items():
             runs = _mlflow_post(
                 http, "/runs/search", {"experiment_ids": [logged.experiment_id], **body}
             )
