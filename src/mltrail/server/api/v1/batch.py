@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from mltrail.entities import Metric, Param, RunTag
 from mltrail.errors import BadRequest, InvalidParameterValue
 from mltrail.server.api.v1.codec import float_in, floats_in
@@ -62,7 +64,7 @@ def parse_batch(raw: bytes, *, header_key: str | None) -> ParsedBatch:
 
 def _parse(raw: bytes, *, header_key: str | None) -> ParsedBatch:
     try:
-        body = json.loads(raw) if raw else {}
+        body = _loads(raw) if raw else {}
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"Malformed JSON in the request body: {exc}") from exc
     if not isinstance(body, dict):
@@ -85,6 +87,14 @@ def _parse(raw: bytes, *, header_key: str | None) -> ParsedBatch:
             f"{MAX_IDEMPOTENCY_KEY} characters"
         )
     return ParsedBatch(metrics=metrics, params=params, tags=tags, idempotency_key=key)
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # NaN/Infinity literals, big integers, and the standard decoder's error message.
+        return json.loads(raw)
 
 
 def _metrics(value: Any, *, now: int) -> list[Metric]:
