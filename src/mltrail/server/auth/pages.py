@@ -27,6 +27,7 @@ _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · mltrail</title>
+<link rel="icon" href="{base}/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="{base}/static/css/mltrail.css"></head>
 <body><main id="main" class="login">
 <h1>Sign in to mltrail</h1>
