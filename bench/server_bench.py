@@ -31,7 +31,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIGS = "mlflow-default mlflow-workers1 mltrail-default mltrail-workers4"
+# NAME@CLIENT: the client workloads through that client module instead of mlflow's.
+DEFAULT_CONFIGS = (
+    "mlflow-default mlflow-workers1 mltrail-default mltrail-workers4 mltrail-default@mltrail"
+)
 WORKLOADS = "W0,W1,W2,W3,W4,W5,W6"
 
 # (workload, metric, direction, target over mlflow-default, target over mlflow-workers1)
@@ -117,12 +120,25 @@ def run_config(cfg: str, args: argparse.Namespace, out: Path) -> None:
         log(f"[{cfg}] healthy after {startup_s:.2f}s (pid {proc.pid})")
         _dump(out / cfg / "startup.json", cfg, "startup", {"startup_s": startup_s}, cmd)
         time.sleep(args.settle)  # background consumers settle before idle memory is read
+        bench_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+        client = cfg.partition("@")[2] or "mlflow"
+        if client != "mlflow":
+            # The tool's own client (its venv has no psutil: no server probe here).
+            tb = [
+                args.mltrail_python, str(args.shared_bench / "trackbench.py"), "--client", client,
+                "--uri", url, "--label", cfg, *shlex.split(args.extra),
+            ]  # fmt: skip
+            subprocess.run(
+                [*tb, "--workload", args.client_workloads, "--out", str(out / cfg / "main.json")],
+                check=True,
+                env=bench_env,
+            )
+            return
         tb = [
             args.mlflow_python, str(args.shared_bench / "trackbench.py"), "--client", "mlflow",
             "--uri", url, "--label", cfg, "--server-pid", str(proc.pid), "--server-log", str(slog),
             *shlex.split(args.extra),
         ]  # fmt: skip
-        bench_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
         subprocess.run(
             [
                 *tb,
@@ -225,6 +241,8 @@ def summary(table: dict[str, dict[str, dict[str, float]]]) -> str:
     for w, k, direction, t_def, t_w1 in TARGETS:
         for c in mltrail:
             ours = table[c].get(w, {}).get(k)
+            if ours is None:
+                continue
             d = table.get("mlflow-default", {}).get(w, {}).get(k)
             w1 = table.get("mlflow-workers1", {}).get(w, {}).get(k)
             r_d, r_w1 = ratio(direction, ours, d), ratio(direction, ours, w1)
@@ -248,6 +266,8 @@ def summary(table: dict[str, dict[str, dict[str, float]]]) -> str:
             ("W5 lost_points", head.get("W5", {}).get("lost_points"), "0"),
         ]
         for name, v, target in checks:
+            if v is None:
+                continue
             trows.append(f"| {name} | {c} | {fmt(v)} | | | {target} | | | | |")
     out.append("\n".join(trows))
     return "\n".join(out)
@@ -258,6 +278,11 @@ def main() -> int:
     env = os.environ.get
     ap.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"default: {DEFAULT_CONFIGS}")
     ap.add_argument("--workloads", default=WORKLOADS)
+    ap.add_argument(
+        "--client-workloads",
+        default="W3,W4",
+        help="workloads of the NAME@CLIENT configurations",
+    )
     ap.add_argument("--extra", default=env("EXTRA", ""), help="extra trackbench arguments ($EXTRA)")
     ap.add_argument(
         "--shared-bench",
