@@ -84,6 +84,7 @@ FLUENT_SECTIONS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("Search", ["search_runs"]),
+    ("Model registry", ["register_model"]),
 ]
 
 

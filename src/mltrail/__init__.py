@@ -48,6 +48,7 @@ from mltrail.client.fluent import (
     set_tracking_uri,
     start_run,
 )
+from mltrail.client.model_registration import register_model
 from mltrail.client.tracking_client import TrackingClient
 from mltrail.entities import (
     Experiment,
@@ -115,6 +116,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
     "run_stats",
     "search_experiments",
     "search_runs",

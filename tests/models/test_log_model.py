@@ -41,29 +41,40 @@ def test_log_and_load_through_runs_uri(
     with fluent.start_run() as run:
         info = mltrail.sklearn.log_model(model, "model", input_example=X.head(3))
     run_id = run.info.run_id
-    assert info.model_uri == f"runs:/{run_id}/model"
-    assert (info.run_id, info.artifact_path) == (run_id, "model")
+    assert info.model_id is not None and info.model_id.startswith("m-")
+    assert info.model_uri == f"models:/{info.model_id}"
+    assert (info.run_id, info.artifact_path, info.name) == (run_id, "model", "model")
     assert set(info.flavors) == {"python_function", "sklearn"}
     assert info.signature is not None and [s["name"] for s in info.signature.inputs] == ["x1", "x2"]
 
     client = TrackingClient(tracking)
-    names = sorted(f.path for f in client.list_artifacts(run_id, "model"))
-    assert names == [
-        "model/MLmodel",
-        "model/input_example.json",
-        "model/model.skops",
-        "model/python_env.yaml",
-        "model/requirements.txt",
+    logged = client.get_logged_model(info.model_id)
+    assert logged.status.value == "LOGGED_MODEL_READY" and logged.source_run_id == run_id
+    assert logged.artifact_location == info.artifact_location
+    assert logged.artifact_location.endswith(f"/models/{info.model_id}/artifacts")
+    # The files are stored once, with the logged model; the run has no copy.
+    assert client.list_artifacts(run_id) == []
+    store = client.logged_model_artifact_store(info.model_id)
+    assert sorted(f.path for f in store.list("")) == [
+        "MLmodel",
+        "input_example.json",
+        "model.skops",
+        "python_env.yaml",
+        "requirements.txt",
     ]
-    local = Path(client.download_artifacts(run_id, "model/MLmodel", str(tmp_path / "dl")))
-    mlmodel = yaml.safe_load(local.read_text())
-    assert mlmodel["run_id"] == run_id and mlmodel["artifact_path"] == "model"
+    local = Path(client.download_artifacts_from_uri(logged.artifact_location, tmp_path / "dl"))
+    mlmodel = yaml.safe_load((local / "MLmodel").read_text())
+    assert mlmodel["run_id"] == run_id and mlmodel["model_id"] == info.model_id
 
-    pyfunc = mltrail.pyfunc.load_model(info.model_uri)
+    pyfunc = mltrail.pyfunc.load_model(f"runs:/{run_id}/model")
     np.testing.assert_array_equal(pyfunc.predict(X), model.predict(X))
     assert pyfunc.metadata.run_id == run_id
-    estimator = mltrail.sklearn.load_model(f"runs:/{run_id}/model")
+    estimator = mltrail.sklearn.load_model(info.model_uri)
     np.testing.assert_array_equal(estimator.predict(X), model.predict(X))
+    # One file of the model.
+    assert Path(
+        client.download_artifacts_from_uri(f"{logged.artifact_location}/MLmodel", tmp_path / "f")
+    ).exists()
 
 
 def test_log_model_starts_a_run_when_none_is_active(
@@ -71,16 +82,17 @@ def test_log_model_starts_a_run_when_none_is_active(
 ) -> None:
     model, X = model_and_data
     assert fluent.active_run() is None
-    info = mltrail.sklearn.log_model(model, "nested/clf", serialization_format="pickle")
+    info = mltrail.sklearn.log_model(model, "clf", serialization_format="pickle")
     active = fluent.active_run()
     assert active is not None and active.info.run_id == info.run_id
-    assert info.model_uri.endswith("/nested/clf")
     with pytest.warns(UserWarning, match="arbitrary code"):
-        loaded = mltrail.pyfunc.load_model(info.model_uri)
+        loaded = mltrail.pyfunc.load_model(f"runs:/{info.run_id}/clf")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-@pytest.mark.parametrize("name", ["", "/", "../model", "a\\b", "%2e%2e"])
+@pytest.mark.parametrize(
+    "name", ["", " ", "/", "../model", "a\\b", "%2e%2e", "nested/clf", "v1.2", "a:b", "x\n"]
+)
 def test_log_model_rejects_bad_names(
     tracking: str, name: str, model_and_data: tuple[LogisticRegression, pd.DataFrame]
 ) -> None:

@@ -233,8 +233,9 @@ def test_load_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ResourceDoesNotExist, match="MLmodel"):
         mltrail.pyfunc.load_model(tmp_path / "empty")
-    with pytest.raises(InvalidParameterValue, match="models:/"):
-        mltrail.pyfunc.load_model("models:/churn/1")
+    for malformed in ("models:/", "models:/a/b/c", "models:/a/", "models:/@x", "models:a"):
+        with pytest.raises(InvalidParameterValue, match="models:/"):
+            mltrail.pyfunc.load_model(malformed)
     with pytest.raises(InvalidParameterValue, match="runs:/"):
         mltrail.pyfunc.load_model("runs:/")
 

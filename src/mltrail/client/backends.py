@@ -1,15 +1,22 @@
-"""Choosing the backend for a tracking URI: in-process SQL or a tracking server over HTTP."""
+"""Choosing the backend for a tracking URI: in-process SQL or a tracking server over HTTP.
+
+Two protocols per URI: tracking (:func:`get_backend`) and logged models / registry
+(:func:`get_models_backend`); over HTTP both share one session.
+"""
 
 from __future__ import annotations
 
 import threading
+from typing import cast
 
 from mltrail.client.uris import TrackingTarget, parse_tracking_uri
 from mltrail.config import Settings, load_settings
+from mltrail.models_api import ModelsAPI
 from mltrail.tracking_api import TrackingAPI
 
 _lock = threading.Lock()
 _rest_backends: dict[str, TrackingAPI] = {}
+_rest_models: dict[str, ModelsAPI] = {}
 
 
 def get_backend(uri: str, *, settings: Settings | None = None) -> TrackingAPI:
@@ -33,3 +40,24 @@ def _rest_backend(target: TrackingTarget, *, settings: Settings | None) -> Track
         with _lock:
             _rest_backends.setdefault(target.uri, backend)
     return backend
+
+
+def get_models_backend(uri: str, *, settings: Settings | None = None) -> ModelsAPI:
+    """The logged-model and registry backend for ``uri`` (already resolved), shared too."""
+    target = parse_tracking_uri(uri)
+    if target.kind != "rest":
+        from mltrail.client.local import open_local_models
+
+        return open_local_models(target)
+    cached = _rest_models.get(target.uri)
+    if cached is not None and settings is None:
+        return cached
+    from mltrail.client.rest import RestBackend
+    from mltrail.client.rest_models import RestModels
+
+    tracking = cast(RestBackend, _rest_backend(target, settings=settings))
+    models: ModelsAPI = RestModels(tracking.http)
+    if settings is None:
+        with _lock:
+            models = _rest_models.setdefault(target.uri, models)
+    return models

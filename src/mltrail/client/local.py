@@ -1,4 +1,5 @@
-"""The in-process backend: the tracking service over a SQL store, no server involved.
+"""The in-process backend: the tracking service (and the logged-model and registry services
+beside it) over a SQL store, no server involved.
 
 The service and the store are imported by name when the first local backend is opened,
 so that ``import mltrail`` (and any ``http://`` tracking URI) never loads SQLAlchemy.
@@ -9,10 +10,12 @@ from __future__ import annotations
 import threading
 
 from mltrail.client.uris import TrackingTarget
+from mltrail.models_api import ModelsAPI
 from mltrail.tracking_api import TrackingAPI
 
 _lock = threading.Lock()
 _backends: dict[tuple[str, str], TrackingAPI] = {}
+_models: dict[tuple[str, str], ModelsAPI] = {}
 
 
 def open_local_backend(target: TrackingTarget) -> TrackingAPI:
@@ -44,7 +47,39 @@ def _open(target: TrackingTarget) -> TrackingAPI:
     return TrackingService(store=store)
 
 
+def open_local_models(target: TrackingTarget) -> ModelsAPI:
+    """The logged-model and registry services over ``target``'s database (opened once)."""
+    key = (target.db_uri, target.default_artifact_root)
+    models = _models.get(key)
+    if models is not None:
+        return models
+    tracking = open_local_backend(target)
+    with _lock:
+        models = _models.get(key)
+        if models is None:
+            models = _open_models(tracking)
+            _models[key] = models
+    return models
+
+
+def _open_models(tracking: TrackingAPI) -> ModelsAPI:
+    # Lazy for the same reason as in _open; listed in the import contract too.
+    from mltrail.service.logged_models import LoggedModelService
+    from mltrail.service.models import ModelsService
+    from mltrail.service.registry import RegistryService
+    from mltrail.store.sql.logged_models import SqlLoggedModelStore
+    from mltrail.store.sql.registry import SqlRegistryStore
+
+    engine = tracking.store.engine  # type: ignore[attr-defined]
+    logged = LoggedModelService(store=SqlLoggedModelStore(engine), tracking=tracking)
+    registry = RegistryService(
+        store=SqlRegistryStore(engine), tracking=tracking, logged_models=logged
+    )
+    return ModelsService(logged_models=logged, registry=registry)
+
+
 def clear_cache() -> None:
     """Forget opened backends (tests that delete their store folder call this)."""
     with _lock:
         _backends.clear()
+        _models.clear()

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mltrail.client.backends import get_backend
+from mltrail.client.registry_client import ModelRegistryMixin
 from mltrail.client.uris import resolve_tracking_uri
 from mltrail.config import Settings, load_settings
 from mltrail.entities import (
@@ -51,8 +52,11 @@ def _str_map(tags: Mapping[str, Any] | None) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in tags.items()}
 
 
-class TrackingClient:
-    """A client for one tracking URI (default: the one the fluent API uses)."""
+class TrackingClient(ModelRegistryMixin):
+    """A client for one tracking URI (default: the one the fluent API uses).
+
+    Logged-model and model-registry methods come from :class:`ModelRegistryMixin`.
+    """
 
     def __init__(self, tracking_uri: str | None = None) -> None:
         if tracking_uri is None:

@@ -106,3 +106,28 @@ class ModelInfo:
     model_uuid: str
     utc_time_created: str
     registered_model_version: int | None = None
+    # The logged model (MLflow 3): its id, its name and where its files are.
+    model_id: str | None = None
+    name: str | None = None
+    artifact_location: str | None = None
+
+
+# MLflow refuses these in logged-model names; backslashes and control characters too, since
+# the name is also the last segment of ``runs:/<run_id>/<name>``.
+_BAD_NAME_CHARS = ("/", ":", ".", "%", '"', "'", "\\")
+MAX_LOGGED_MODEL_NAME = 500
+
+
+def validate_logged_model_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameterValue("log_model needs a non-empty name for the model")
+    if (
+        any(c in name for c in _BAD_NAME_CHARS)
+        or any(ord(c) < 32 for c in name)
+        or len(name) > MAX_LOGGED_MODEL_NAME
+    ):
+        raise InvalidParameterValue(
+            f"Invalid model name {name!r}: it must be at most {MAX_LOGGED_MODEL_NAME} characters "
+            f"without any of {' '.join(_BAD_NAME_CHARS)} or control characters"
+        )
+    return name

@@ -60,7 +60,9 @@ class PyFuncModel:
 
 
 def load_model(model_uri: str | Path, *, trusted_types: Sequence[str] | None = None) -> PyFuncModel:
-    """Load a model (local path, ``file://``, ``runs:/<run_id>/<path>``) for ``predict``.
+    """Load a model for ``predict``: a local path, ``file://``, ``runs:/<run_id>/<path>``,
+    ``models:/<model_id>``, ``models:/<name>/<version>``, ``models:/<name>@<alias>`` or
+    ``models:/<name>/latest`` (also ``models:/<name>/<stage>``).
 
     ``trusted_types`` extends the types a skops-serialised model may contain (see
     :func:`mltrail.models.sklearn.load_model`).

@@ -12,21 +12,23 @@ import pickle
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from mltrail.artifacts.paths import safe_join, safe_relpath
+from mltrail.client.model_registration import register
 from mltrail.errors import (
     ConfigurationError,
     InvalidParameterValue,
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
+from mltrail.model_entities import LoggedModelStatus
 from mltrail.models.env import pinned, write_environment
 from mltrail.models.input_example import save_input_example
-from mltrail.models.model import Model, ModelInfo
+from mltrail.models.model import Model, ModelInfo, validate_logged_model_name
 from mltrail.models.signature import ModelSignature, as_frame_or_array, infer_schema
 
 FLAVOR_NAME = "sklearn"
@@ -183,7 +185,9 @@ def _load_skops(file_path: Path, trusted_types: Sequence[str] | None) -> Any:
 
 
 def load_model(model_uri: str | Path, *, trusted_types: Sequence[str] | None = None) -> Any:
-    """The scikit-learn estimator saved at ``model_uri`` (path, ``file://`` or ``runs:/``)."""
+    """The scikit-learn estimator saved at ``model_uri``: a path, ``file://``, ``runs:/<run>/<name>``,
+    ``models:/<model_id>``, ``models:/<name>/<version>``, ``models:/<name>@<alias>`` or
+    ``models:/<name>/latest``."""
     from mltrail.models.uri import resolve_model_uri
 
     model_dir = resolve_model_uri(model_uri)
@@ -213,16 +217,23 @@ def log_model(
     signature: ModelSignature | None = None,
     serialization_format: str = "skops",
     registered_model_name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> ModelInfo:
-    """Save ``sk_model`` and upload it as artifacts of the active run (started if there is none)."""
-    artifact_path = safe_relpath(name) if isinstance(name, str) else ""
-    if not artifact_path:
-        raise InvalidParameterValue("log_model needs a non-empty name for the model's folder")
+    """Save ``sk_model`` as a logged model of the active run (started if there is none).
+
+    As in MLflow 3, the model is an entity of its own (``models:/<model_id>``), created
+    PENDING, READY once its files are uploaded to the model's artifact location
+    (UPLOAD_FAILED if that fails); ``runs:/<run_id>/<name>`` loads it too. With
+    ``registered_model_name``, it is also registered as a new version of that model.
+    """
     from mltrail.client import fluent
     from mltrail.client.tracking_client import TrackingClient
 
+    validate_logged_model_name(name)
     run = fluent.active_run() or fluent.start_run()
     run_id = run.info.run_id
+    client = TrackingClient()
     with tempfile.TemporaryDirectory(prefix="mltrail-model-") as tmp:
         local = Path(tmp) / "model"
         meta = save_model(
@@ -232,36 +243,52 @@ def log_model(
             signature=signature,
             input_example=input_example,
         )
+        # The run's params are copied onto the model, as MLflow does (queued ones included).
+        fluent.flush()
+        model_params = {**client.get_run(run_id).data.params, **_str_map(params)}
+        logged = client.create_logged_model(
+            run.info.experiment_id,
+            name=name,
+            source_run_id=run_id,
+            params=model_params,
+            tags=_str_map(tags),
+            model_type=None,
+        )
         meta.run_id = run_id
-        meta.artifact_path = artifact_path
+        meta.artifact_path = logged.artifact_location
+        meta.model_uuid = logged.model_id
+        meta.extra["model_id"] = logged.model_id
         meta.save(local)
-        client = TrackingClient()
-        client.log_artifacts(run_id, str(local), artifact_path=artifact_path)
-    model_uri = f"runs:/{run_id}/{artifact_path}"
-    version = _register(client, registered_model_name, model_uri, run_id)
+        _upload(client, logged.model_id, local)
+    model_uri = f"models:/{logged.model_id}"
+    version = None
+    if registered_model_name is not None:
+        version = register(client, model_uri, registered_model_name, run_id=run_id).version
     return ModelInfo(
         model_uri=model_uri,
-        artifact_path=artifact_path,
+        artifact_path=name,
         run_id=run_id,
         flavors=meta.flavors,
         signature=meta.signature,
         model_uuid=meta.model_uuid,
         utc_time_created=meta.utc_time_created,
         registered_model_version=version,
+        model_id=logged.model_id,
+        name=name,
+        artifact_location=logged.artifact_location,
     )
 
 
-def _register(client: Any, name: str | None, model_uri: str, run_id: str) -> int | None:
-    if name is None:
-        return None
-    create_version = getattr(client, "create_model_version", None)
-    if create_version is None:
-        raise ConfigurationError(
-            "This tracking client has no model registry; cannot register the model"
-        )
-    create_model = getattr(client, "create_registered_model", None)
-    if create_model is not None:
-        with contextlib.suppress(ResourceAlreadyExists):
-            create_model(name)
-    version = create_version(name, source=model_uri, run_id=run_id)
-    return int(version.version)
+def _str_map(values: Mapping[str, Any] | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (values or {}).items()}
+
+
+def _upload(client: Any, model_id: str, local: Path) -> None:
+    """Upload the files, then mark the model READY; a failed upload marks it UPLOAD_FAILED."""
+    try:
+        client.log_model_artifacts(model_id, local)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.finalize_logged_model(model_id, LoggedModelStatus.UPLOAD_FAILED)
+        raise
+    client.finalize_logged_model(model_id, LoggedModelStatus.READY)
