@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mltrail.server.api.v1 import artifacts, experiments, metrics, runs
+from mltrail.server.api.v1 import artifacts, experiments, metrics, models, registry, runs
 
 PREFIX = "/api/v1"
 # Paths whose request bodies stream to storage and are exempt from max_request_bytes.
@@ -19,4 +19,6 @@ def build_router() -> APIRouter:
     router.include_router(runs.router)
     # Registered even with --no-serve-artifacts, to answer with a clear message.
     router.include_router(artifacts.router)
+    router.include_router(models.router)
+    router.include_router(registry.router)
     return router
