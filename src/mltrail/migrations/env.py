@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from alembic import context
 
-import mltrail.store.schema_models  # noqa: F401  (adds the model tables to metadata)
-import mltrail.store.schema_auth  # noqa: F401  (adds the user and permission tables)
+# Imported for their side effect: they add the model, user and permission tables to metadata.
+import mltrail.store.schema_auth
+import mltrail.store.schema_models
 from mltrail.store.schema import metadata
 
 config = context.config
