@@ -291,26 +291,7 @@ def _write_summaries(
         if key not in existing_keys
     ]
     if updates:
-        stmt = (
-            update(metric_summaries)
-            .where(_ms.run_id == bindparam("b_run"), _ms["key"] == bindparam("b_key"))
-            .values(
-                {
-                    name: bindparam(name)
-                    for name in (
-                        "value",
-                        "value_kind",
-                        "step",
-                        "timestamp",
-                        "min_value",
-                        "max_value",
-                        "count",
-                        "chunk_count",
-                    )
-                }
-            )
-        )
-        conn.execute(stmt, updates)
+        conn.execute(_UPDATE_SUMMARY, updates)
     if inserts:
         try:
             with conn.begin_nested():
@@ -420,15 +401,41 @@ def downsample(series: Series, max_points: int) -> Series:
     return series.take(np.unique(keep))
 
 
+# Built once (the logging hot path runs them on every request).
+_SUMMARIES_OF_RUN = select(metric_summaries).where(_ms.run_id == bindparam("run_id"))
+_SUMMARIES_OF_KEYS = _SUMMARIES_OF_RUN.where(_ms["key"].in_(bindparam("keys", expanding=True)))
+_SUMMARIES_OF_KEYS_FOR_UPDATE = _SUMMARIES_OF_KEYS.with_for_update()
+_UPDATE_SUMMARY = (
+    update(metric_summaries)
+    .where(_ms.run_id == bindparam("b_run"), _ms["key"] == bindparam("b_key"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "value",
+                "value_kind",
+                "step",
+                "timestamp",
+                "min_value",
+                "max_value",
+                "count",
+                "chunk_count",
+            )
+        }
+    )
+)
+
+
 def _load_summaries(
     conn: Connection, run_id: str, keys: Iterable[str] | None, *, for_update: bool = False
 ) -> dict[str, _Summary]:
-    stmt = select(metric_summaries).where(_ms.run_id == run_id)
-    if keys is not None:
-        stmt = stmt.where(_ms["key"].in_(list(keys)))
-    if for_update:
-        stmt = stmt.with_for_update()
-    return {row.key: _Summary.from_row(row) for row in conn.execute(stmt)}
+    params: dict[str, Any] = {"run_id": run_id}
+    if keys is None:
+        stmt = _SUMMARIES_OF_RUN.with_for_update() if for_update else _SUMMARIES_OF_RUN
+    else:
+        stmt = _SUMMARIES_OF_KEYS_FOR_UPDATE if for_update else _SUMMARIES_OF_KEYS
+        params["keys"] = list(keys)
+    return {row.key: _Summary.from_row(row) for row in conn.execute(stmt, params)}
 
 
 def summaries(conn: Connection, run_id: str) -> list[MetricSummary]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, delete, insert, select, update
+from sqlalchemy import Connection, Insert, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mltrail.entities import LifecycleStage, Run, RunData, RunInfo, RunStatus
@@ -97,11 +97,15 @@ def get_run(conn: Connection, run_id: str) -> Run:
     return found[0]
 
 
+# Built once: every logging request reads its run, and building a statement costs more
+# than executing this one on SQLite.
+_INFO = select(runs).where(_r.run_id == bindparam("run_id"))
+_INFO_FOR_UPDATE = _INFO.with_for_update()
+
+
 def get_info(conn: Connection, run_id: str, *, for_update: bool = False) -> RunInfo:
-    stmt = select(runs).where(_r.run_id == run_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
+    stmt = _INFO_FOR_UPDATE if for_update else _INFO
+    row = conn.execute(stmt, {"run_id": run_id}).first()
     if row is None:
         raise not_found(run_id)
     return _info(row)

@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from mltrail.entities import Experiment, MetricSummary, Run, RunInfo
@@ -110,9 +111,14 @@ def runs_out(runs: Iterable[Run]) -> list[dict[str, Any]]:
 
 
 class JSONAnswer(Response):
-    """A JSON response encoded with the standard library (compact, non-finite floats pre-encoded)."""
+    """A compact JSON response (non-finite floats are pre-encoded by the codec)."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, separators=(",", ":"), allow_nan=False).encode()
+        try:
+            # Several times faster on histories of 100,000 points.
+            return orjson.dumps(content)
+        except TypeError:
+            # Integers beyond 64 bits: the standard encoder writes them.
+            return json.dumps(content, separators=(",", ":"), allow_nan=False).encode()
