@@ -11,7 +11,7 @@ from alembic import context
 
 # Imported for their side effect: they add the model, user and permission tables to metadata.
 import mltrail.store.schema_auth
-import mltrail.store.schema_models
+import mltrail.store.schema_models  # noqa: F401
 from mltrail.store.schema import metadata
 
 config = context.config
