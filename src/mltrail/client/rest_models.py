@@ -31,6 +31,8 @@ _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 def _seg(value: object) -> str:
     """One path segment; ``.`` and ``..`` encoded too, so no client or proxy folds them away."""
     text = str(value)
+    if not text:
+        raise InvalidParameterValue("A model name (and version) must not be empty.")
     if "/" in text:
         raise InvalidParameterValue(f"Invalid name or version {text!r}: it cannot contain '/'.")
     encoded = quote(text, safe="")
