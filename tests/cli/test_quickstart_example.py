@@ -43,7 +43,12 @@ def test_quickstart_logs_five_complete_runs(tmp_path: Path) -> None:
         history = client.get_metric_history(run.info.run_id, "val_rmse")
         assert [m.step for m in history] == list(range(1, 31))
         names = {f.path for f in client.list_artifacts(run.info.run_id)}
-        assert {"summary.json", "notes.txt", "model"} <= names
+        assert {"summary.json", "notes.txt"} <= names
+        # The model is a logged model of the run (its files live with it, not under the run).
+        [logged] = client.search_logged_models(
+            [experiment.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'"
+        )
+        assert (logged.name, logged.status.value) == ("model", "LOGGED_MODEL_READY")
 
     best = min(runs, key=lambda r: r.data.metrics["val_rmse"])
     summary_dir = client.download_artifacts(best.info.run_id, "summary.json", str(tmp_path / "dl"))
@@ -52,7 +57,10 @@ def test_quickstart_logs_five_complete_runs(tmp_path: Path) -> None:
 
     import mltrail.sklearn
 
-    model = mltrail.sklearn.load_model(f"{best.info.artifact_uri}/model")
+    [best_model] = client.search_logged_models(
+        [experiment.experiment_id], filter_string=f"source_run_id = '{best.info.run_id}'"
+    )
+    model = mltrail.sklearn.load_model(best_model.artifact_location)
     from sklearn.datasets import load_diabetes
 
     features, _ = load_diabetes(return_X_y=True)
