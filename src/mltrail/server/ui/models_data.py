@@ -174,10 +174,34 @@ def run_models(request: Request, run: Run) -> RunModels:
     except MltrailError as exc:
         found.problems.append(f"Registered versions: {exc.message}")
     try:
-        found.folders = _model_folders(request, run)
+        found.folders = _model_folders(request, run) + _logged_model_folders(
+            request, run, found.logged
+        )
     except MltrailError as exc:
         found.problems.append(f"Artifacts: {exc.message}")
     return found
+
+
+def _logged_model_folders(
+    request: Request, run: Run, logged: list[LoggedModel]
+) -> list[ModelFolder]:
+    """The run's logged models that have files: ``log_model`` stores them with the model,
+    and ``runs:/<run_id>/<name>`` loads them."""
+    folders: list[ModelFolder] = []
+    for model in logged[:MAX_FOLDERS_CHECKED]:
+        text = read_mlmodel(request, model.artifact_location)
+        if text is None:
+            continue
+        flavors, signature = model_summary(text)
+        folders.append(
+            ModelFolder(
+                path=model.name,
+                flavors=flavors,
+                signature=signature,
+                model_uri=f"runs:/{run.info.run_id}/{model.name}",
+            )
+        )
+    return folders
 
 
 def _model_folders(request: Request, run: Run) -> list[ModelFolder]:
