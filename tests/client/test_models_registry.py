@@ -234,7 +234,9 @@ def test_failed_upload_marks_the_model(store_dir: Path, data: pd.DataFrame) -> N
 # -- the real mlflow client on the same server -------------------------------------------------
 def _mlflow_python() -> str:
     configured = os.environ.get("MLTRAIL_TEST_MLFLOW_PYTHON")
-    path = Path(configured or "/work/main/.venv-mlflow/bin/python")
+    path = Path(
+        configured or Path(__file__).resolve().parents[2] / ".venv-mlflow" / "bin" / "python"
+    )
     if not path.exists():
         pytest.fail(f"{path} is missing: set MLTRAIL_TEST_MLFLOW_PYTHON to a python with mlflow")
     return str(path)

@@ -148,7 +148,8 @@ def test_tokens_basic_and_bearer(auth_server: AuthServer) -> None:
 @pytest.mark.mlflow
 def test_mlflow_client_with_its_environment(auth_server: AuthServer, tmp_path: Path) -> None:
     python = Path(
-        os.environ.get("MLTRAIL_TEST_MLFLOW_PYTHON", "/work/main/.venv-mlflow/bin/python")
+        os.environ.get("MLTRAIL_TEST_MLFLOW_PYTHON")
+        or Path(__file__).resolve().parents[2] / ".venv-mlflow" / "bin" / "python"
     )
     if not python.exists():
         pytest.fail(f"mlflow client python {python} is missing (set MLTRAIL_TEST_MLFLOW_PYTHON)")
