@@ -20,7 +20,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from mltrail.client import context
-from mltrail.client.batching import METRIC, PARAM, TAG, get_queue, send_batch
+from mltrail.client.batch_requests import send_batch
+from mltrail.client.batching import METRIC, PARAM, TAG, get_queue
 from mltrail.client.uris import parse_tracking_uri, resolve_tracking_uri
 from mltrail.config import Settings, load_settings
 from mltrail.entities import (
@@ -397,7 +398,9 @@ def _end_this_run(
         pending = exc
     try:
         # A server that cannot take the end now gets it from the spool, after the points.
-        queue.end_run(entry.backend, run_id, status=status, end_time=time.time_ns() // 1_000_000)
+        queue.spools.end_run(
+            entry.backend, run_id, status=status, end_time=time.time_ns() // 1_000_000
+        )
     finally:
         stack.remove(entry)
         _state.last_run_id = run_id

@@ -214,7 +214,7 @@ class TrackingClient(ModelRegistryMixin):
         tags: Iterable[RunTag] = (),
     ) -> None:
         """Log many values; long lists go in calls of ``batch_max_points`` items."""
-        from mltrail.client.batching import MAX_PARAMS_TAGS_PER_BATCH, send_batch
+        from mltrail.client.batch_requests import MAX_PARAMS_TAGS_PER_BATCH, send_batch
 
         size = max(1, self._settings.batch_max_points)
         metric_list, param_list, tag_list = list(metrics), list(params), list(tags)
