@@ -46,7 +46,8 @@ EDITS: dict[str, Call] = {
     "set-tag": _json("POST", "/model-versions/set-tag", version="1", key="k", value="bob"),
     "delete-tag": _json("DELETE", "/model-versions/delete-tag", version="1", key="t"),
     "set-alias": _json("POST", "/registered-models/alias", alias="bobs", version="1"),
-    "create": _json("POST", "/model-versions/create", source="mlflow-artifacts:/x/model"),
+    # A version of the model itself: a source Bob may read once he may edit the model.
+    "create": _json("POST", "/model-versions/create", source=f"models:/{MODEL}/1"),
 }
 MANAGES: dict[str, Call] = {
     "delete-alias": _json("DELETE", "/registered-models/alias", alias="champion"),
@@ -58,10 +59,12 @@ MANAGES: dict[str, Call] = {
 def alice_model(auth_server: AuthServer) -> None:
     alice = auth_server.client("alice")
     alice.post(f"{API}/registered-models/create", json={"name": MODEL}).raise_for_status()
+    created = alice.post(f"{API}/experiments/create", json={"name": "alice-registry-exp"})
+    experiment_id = created.json()["experiment_id"]
     for _ in range(2):
         alice.post(
             f"{API}/model-versions/create",
-            json={"name": MODEL, "source": "mlflow-artifacts:/1/r/artifacts/model"},
+            json={"name": MODEL, "source": f"mlflow-artifacts:/{experiment_id}/r/artifacts/model"},
         ).raise_for_status()
     alice.post(
         f"{API}/model-versions/set-tag",

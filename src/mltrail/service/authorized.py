@@ -27,7 +27,20 @@ from mltrail.entities import (
     RunTag,
     ViewType,
 )
-from mltrail.errors import PermissionDenied, ResourceDoesNotExist, Unauthenticated
+from mltrail.errors import (
+    InvalidParameterValue,
+    PermissionDenied,
+    ResourceDoesNotExist,
+    Unauthenticated,
+)
+from mltrail.service.model_sources import (
+    LoggedModelSource,
+    RegisteredSource,
+    RunSource,
+    is_under,
+    parse_source,
+    proxied_experiment,
+)
 from mltrail.service.permissions import (
     Level,
     PermissionService,
@@ -39,6 +52,7 @@ from mltrail.service.permissions import (
     registered_model_not_found,
     run_not_found,
 )
+from mltrail.service.registry_validation import validate_model_name, validate_source
 from mltrail.tracking_api import TrackingAPI
 
 
@@ -382,7 +396,6 @@ _REGISTRY_LEVELS: dict[str, Level] = {
     "transition_model_version_stage": Level.EDIT,
     "set_model_version_tag": Level.EDIT,
     "delete_model_version_tag": Level.EDIT,
-    "create_model_version": Level.EDIT,
     "delete_registered_model": Level.MANAGE,
     "delete_model_version": Level.MANAGE,
     "delete_registered_model_alias": Level.MANAGE,
@@ -433,6 +446,100 @@ class AuthorizedRegistry:
         created = self.inner.create_registered_model(name, **kwargs)
         self.permissions.grant_creator_registered_model(who, created.name)
         return created
+
+    def create_model_version(self, name: str, **kwargs: Any) -> Any:
+        """EDIT on the registered model, and READ on whatever the source names.
+
+        Without the second check a user could register (and then read through the
+        registry) a logged model or run files of an experiment they may not see.
+        """
+        who = principal()
+        if not who.is_admin:
+            validate_model_name(name)
+            source = validate_source(kwargs.get("source"))
+            model_id = self.permissions.store.registered_model_id(name)
+            if model_id is None:
+                # Missing and hidden models answer alike, before anything about the source.
+                raise registered_model_not_found(name)
+            have = self.permissions.registered_model_level(who, model_id)
+            if have < Level.READ:
+                raise registered_model_not_found(name)
+            if have < Level.EDIT:
+                raise PermissionDenied("Permission denied")
+            self._require_readable_source(
+                who,
+                source=source,
+                run_id=kwargs.get("run_id") or None,
+                model_id=kwargs.get("model_id") or None,
+            )
+        return self.inner.create_model_version(name, **kwargs)
+
+    def _require_readable_source(
+        self, who: Principal, *, source: str, run_id: str | None, model_id: str | None
+    ) -> None:
+        if model_id is not None:
+            self._require_logged_model(who, str(model_id))
+        if run_id is not None:
+            self._require_run(who, str(run_id))
+        try:
+            ref = parse_source(source)
+        except InvalidParameterValue:
+            if model_id is not None:
+                return  # the registry uses the model id and keeps the source as text
+            raise
+        if isinstance(ref, LoggedModelSource):
+            self._require_logged_model(who, ref.model_id)
+        elif isinstance(ref, RegisteredSource):
+            self._require_registered_source(who, ref)
+        elif isinstance(ref, RunSource):
+            self._require_run(who, ref.run_id)
+        else:
+            self._require_uri(who, ref.uri, run_id=run_id)
+
+    def _require_logged_model(self, who: Principal, model_id: str) -> None:
+        experiment_id = self.permissions.store.experiment_of_logged_model(model_id)
+        if (
+            experiment_id is None
+            or self.permissions.experiment_level(who, experiment_id) < Level.READ
+        ):
+            raise logged_model_not_found(model_id)
+
+    def _require_run(self, who: Principal, run_id: str) -> None:
+        experiment_id = self.permissions.store.experiment_of_run(run_id)
+        if (
+            experiment_id is None
+            or self.permissions.experiment_level(who, experiment_id) < Level.READ
+        ):
+            raise run_not_found(run_id)
+
+    def _require_registered_source(self, who: Principal, ref: RegisteredSource) -> None:
+        model_id = self.permissions.store.registered_model_id(ref.name)
+        if model_id is None or self.permissions.registered_model_level(who, model_id) < Level.READ:
+            # The registry's own answers for a missing model, by version or by alias.
+            if ref.version is not None:
+                raise model_version_not_found(ref.name, ref.version)
+            raise registered_model_not_found(ref.name)
+
+    def _require_uri(self, who: Principal, uri: str, *, run_id: str | None) -> None:
+        folder = proxied_experiment(uri)
+        if folder is not None:
+            key = parse_experiment_key(folder)
+            if key is None or self.permissions.experiment_level(who, key) < Level.READ:
+                raise experiment_not_found(folder)
+            # A readable id may still be unused: its folder would become the next
+            # experiment's, so it must exist (this answers not-found otherwise).
+            self.inner.tracking.get_experiment(str(key))
+            return
+        if run_id is not None and is_under(
+            uri, self.inner.tracking.get_run(run_id).info.artifact_uri
+        ):
+            return  # a folder of a run the caller may read (already checked)
+        raise PermissionDenied(
+            f"Permission denied: only admins may register a model version from the storage "
+            f"location '{uri}'. Register a logged model (models:/<model_id>), a run's folder "
+            "(runs:/<run_id>/<path>) or a path under the server's artifacts "
+            "(mlflow-artifacts:/<experiment_id>/...)."
+        )
 
     def search_registered_models(self, **kwargs: Any) -> Any:
         readable_by = self.permissions.readable_by(principal())

@@ -10,14 +10,11 @@ for ``runs:/<run>/<path>``, and the URI itself otherwise.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
-from urllib.parse import unquote
 
 from mltrail.entities import PagedList
-from mltrail.errors import InvalidParameterValue
 from mltrail.model_entities import (
     LoggedModel,
     ModelVersion,
@@ -26,17 +23,27 @@ from mltrail.model_entities import (
 )
 from mltrail.service import validation as v
 from mltrail.service.logged_models import LoggedModelService
+from mltrail.service.model_sources import (
+    LoggedModelSource,
+    RegisteredSource,
+    RunSource,
+    parse_source,
+)
+from mltrail.service.registry_validation import (
+    parse_version,
+    validate_alias,
+    validate_description,
+    validate_model_name,
+    validate_source,
+    validate_tag,
+    validate_tags,
+)
 from mltrail.store.paging import decode_token, encode_token
 from mltrail.tracking_api import TrackingAPI
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
-MAX_REGISTRY_TAG_VALUE = 100_000
-MAX_DESCRIPTION = 100_000
 MAX_MODELS_PAGE = 1000
 MAX_VERSIONS_PAGE = 200_000
-MAX_ALIAS_LENGTH = 255
-_ALIAS = re.compile(r"^[\w\-]*$")
-_VERSION_ALIAS = re.compile(r"^[vV]\d+$")
 
 
 def now_ms() -> int:
@@ -139,102 +146,6 @@ class RegistryStore(Protocol):
     ) -> tuple[list[ModelVersion], bool]: ...
 
 
-# -- validation ---------------------------------------------------------------
-def validate_model_name(name: object, *, what: str = "name") -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidParameterValue(
-            f"Missing value for required parameter '{what}'. "
-            "See the API docs for more information about request parameters."
-        )
-    if "/" in name or ":" in name:
-        raise InvalidParameterValue(
-            f"Invalid model name '{name}'. Names cannot contain '/' or ':'."
-        )
-    if name in (".", "..") or "\x00" in name or len(name) > 256:
-        raise InvalidParameterValue(f"Invalid model name {name!r}.")
-    return name
-
-
-def parse_version(version: object) -> int:
-    if isinstance(version, bool):
-        raise InvalidParameterValue(f"Parameter 'version' must be an integer, got {version!r}.")
-    if isinstance(version, int):
-        number = version
-    else:
-        try:
-            number = int(str(version).strip())
-        except ValueError:
-            raise InvalidParameterValue(
-                f"Parameter 'version' must be an integer, got {version!r}."
-            ) from None
-    if number < 1:
-        raise InvalidParameterValue(
-            f"Parameter 'version' must be a positive integer, got {number}."
-        )
-    return number
-
-
-def validate_alias(alias: object, *, reserved_check: bool = True) -> str:
-    if not isinstance(alias, str) or not alias:
-        raise InvalidParameterValue("Registered model alias name cannot be empty.")
-    if not _ALIAS.match(alias):
-        raise InvalidParameterValue(
-            f"Invalid alias name: '{alias}'. Names may only contain alphanumerics, "
-            "underscores (_), and dashes (-)."
-        )
-    if len(alias) > MAX_ALIAS_LENGTH:
-        raise InvalidParameterValue(
-            f"Registered model alias name exceeds the maximum length of {MAX_ALIAS_LENGTH}."
-        )
-    if reserved_check:
-        if alias.lower() == "latest":
-            raise InvalidParameterValue("'latest' alias name (case insensitive) is reserved.")
-        if _VERSION_ALIAS.match(alias):
-            raise InvalidParameterValue(f"Version alias name '{alias}' is reserved.")
-    return alias
-
-
-def _validate_tag(key: object, value: object) -> None:
-    v.validate_key(key, what="key")
-    if not isinstance(value, str):
-        raise InvalidParameterValue(
-            f"Invalid value {value!r} for tag '{key}': it must be a string."
-        )
-    if len(value) > MAX_REGISTRY_TAG_VALUE:
-        raise InvalidParameterValue(
-            f"The value of tag '{key}' exceeds the maximum length of {MAX_REGISTRY_TAG_VALUE}."
-        )
-
-
-def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
-    for key, value in (tags or {}).items():
-        _validate_tag(key, value)
-    return dict(tags or {})
-
-
-def _description(description: str | None) -> str | None:
-    if description is not None and len(description) > MAX_DESCRIPTION:
-        raise InvalidParameterValue(
-            f"The description exceeds the maximum length of {MAX_DESCRIPTION} characters."
-        )
-    return description
-
-
-def validate_source(source: object) -> str:
-    """Reject NUL and any ``..`` segment, however percent-encoded (MLflow does the same)."""
-    if not isinstance(source, str) or not source:
-        raise InvalidParameterValue(
-            "Missing value for required parameter 'source'. "
-            "See the API docs for more information about request parameters."
-        )
-    decoded = source
-    for _ in range(3):
-        decoded = unquote(decoded)
-    if "\x00" in decoded or ".." in re.split(r"[/\\]", decoded):
-        raise InvalidParameterValue(f"Invalid model version source: '{source}'.")
-    return source
-
-
 class RegistryService:
     def __init__(
         self,
@@ -259,8 +170,8 @@ class RegistryService:
         return self.store.create_registered_model(
             validate_model_name(name),
             now=now_ms(),
-            tags=_tags(tags),
-            description=_description(description),
+            tags=validate_tags(tags),
+            description=validate_description(description),
             user_id=user_id,
         )
 
@@ -276,14 +187,14 @@ class RegistryService:
 
     def update_registered_model(self, name: str, *, description: str | None) -> RegisteredModel:
         return self.store.update_registered_model(
-            validate_model_name(name), description=_description(description), now=now_ms()
+            validate_model_name(name), description=validate_description(description), now=now_ms()
         )
 
     def delete_registered_model(self, name: str) -> None:
         self.store.delete_registered_model(validate_model_name(name))
 
     def set_registered_model_tag(self, name: str, *, key: str, value: str) -> None:
-        _validate_tag(key, value)
+        validate_tag(key, value)
         self.store.set_registered_model_tag(
             validate_model_name(name), key=key, value=value, now=now_ms()
         )
@@ -362,8 +273,8 @@ class RegistryService:
             now=now_ms(),
             run_id=run_id,
             run_link=run_link or None,
-            description=_description(description),
-            tags=_tags(tags),
+            description=validate_description(description),
+            tags=validate_tags(tags),
             model_id=model_id,
             user_id=user_id,
         )
@@ -377,41 +288,35 @@ class RegistryService:
         logged: LoggedModel | None = None
         if model_id:
             logged = self.logged_models.get_logged_model(model_id)
-        if source.startswith("models:/"):
-            ref = source[len("models:/") :].strip("/")
-            if logged is None and ref.startswith("m-") and "/" not in ref and "@" not in ref:
-                logged = self.logged_models.get_logged_model(ref)
-            if logged is None:
-                registered = self._resolve_registered(ref, source=source)
+        else:
+            ref = parse_source(source)
+            if isinstance(ref, LoggedModelSource):
+                logged = self.logged_models.get_logged_model(ref.model_id)
+            elif isinstance(ref, RegisteredSource):
+                registered = self._resolve_registered(ref)
                 return (
                     registered.storage_location,
                     run_id or registered.run_id,
                     registered.model_id,
                 )
-        elif source.startswith("runs:/") and logged is None:
-            run_ref, _, path = source[len("runs:/") :].partition("/")
-            run = self.tracking.get_run(run_ref)
-            run_id = run_id or run.info.run_id
-            path = path.strip("/")
-            logged = self._logged_model_of_run(run.info.experiment_id, run.info.run_id, path)
-            if logged is None:
-                base = run.info.artifact_uri.rstrip("/")
-                return (f"{base}/{path}" if path else base), run_id, None
+            elif isinstance(ref, RunSource):
+                run = self.tracking.get_run(ref.run_id)
+                run_id = run_id or run.info.run_id
+                logged = self._logged_model_of_run(
+                    run.info.experiment_id, run.info.run_id, ref.path
+                )
+                if logged is None:
+                    base = run.info.artifact_uri.rstrip("/")
+                    return (f"{base}/{ref.path}" if ref.path else base), run_id, None
         if logged is not None:
             return logged.artifact_location, run_id or logged.source_run_id, logged.model_id
         return source, run_id, None
 
-    def _resolve_registered(self, ref: str, *, source: str) -> ModelVersion:
-        if "@" in ref:
-            model_name, _, alias = ref.partition("@")
-            return self.store.get_version_by_alias(model_name, alias=alias)
-        model_name, _, version = ref.rpartition("/")
-        if not model_name:
-            raise InvalidParameterValue(
-                f"Invalid model version source '{source}': expected models:/<model_id>, "
-                "models:/<name>/<version> or models:/<name>@<alias>."
-            )
-        return self.store.get_model_version(model_name, version=parse_version(version))
+    def _resolve_registered(self, ref: RegisteredSource) -> ModelVersion:
+        if ref.alias is not None:
+            return self.store.get_version_by_alias(ref.name, alias=ref.alias)
+        assert ref.version is not None
+        return self.store.get_model_version(ref.name, version=ref.version)
 
     def _logged_model_of_run(
         self, experiment_id: str, run_id: str, name: str
@@ -456,7 +361,7 @@ class RegistryService:
         return self.store.update_model_version(
             validate_model_name(name),
             version=parse_version(version),
-            description=_description(description),
+            description=validate_description(description),
             now=now_ms(),
         )
 
@@ -477,7 +382,7 @@ class RegistryService:
         )
 
     def set_model_version_tag(self, name: str, *, version: object, key: str, value: str) -> None:
-        _validate_tag(key, value)
+        validate_tag(key, value)
         self.store.set_model_version_tag(
             validate_model_name(name),
             version=parse_version(version),
