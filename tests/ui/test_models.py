@@ -83,7 +83,7 @@ def test_version_page_shows_signature_and_loading(
     page.wait_for_load_state("networkidle")
     expect(page.locator("#version-title")).to_contain_text("version 1")
     snippet = page.locator("#load-snippet")
-    expect(snippet).to_contain_text(f"mltrail.pyfunc.load_model('runs:/{models.run_id}/model')")
+    expect(snippet).to_contain_text(f"mltrail.pyfunc.load_model('models:/{models.model_name}/1')")
     expect(snippet).to_contain_text(f"mlflow.pyfunc.load_model('models:/{models.model_name}/1')")
     signature = page.locator("#signature")
     expect(signature).to_contain_text("sklearn")
@@ -98,16 +98,21 @@ def test_version_page_shows_signature_and_loading(
 def test_version_snippet_loads_the_model(
     page: Page, goto: Goto, ui: UI, models: SeededModels
 ) -> None:
-    """The mltrail line the version page shows loads the model and predicts."""
+    """The mltrail lines the version page shows (by version and by alias) load the model."""
     import mltrail
 
-    goto(f"/models/{models.model_name}/versions/1")
-    snippet = page.locator("#load-snippet").inner_text()
-    line = next(x for x in snippet.splitlines() if x.startswith("model = mltrail.pyfunc"))
-    uri = line.split("load_model(", 1)[1].rstrip(")").strip("'")
-    mltrail.set_tracking_uri(ui.url)
-    model = mltrail.pyfunc.load_model(uri)
-    assert int(model.predict([[0.9, 0.9]])[0]) in (0, 1)
+    mltrail.set_tracking_uri(ui.url)  # the page's hint: point the client at this server
+    goto(f"/models/{models.model_name}/versions/2")
+    expected = [f"models:/{models.model_name}/2", f"models:/{models.model_name}@champion"]
+    snippets = page.locator(".load-snippet").all_inner_texts()
+    assert len(snippets) == 2
+    for snippet, uri in zip(snippets, expected, strict=True):
+        ours = snippet.split("\n\n", 1)[0]
+        assert ours == f"import mltrail\nmodel = mltrail.pyfunc.load_model({uri!r})"
+        shown: dict[str, object] = {}
+        exec(ours, shown)  # the page's own lines, run as a user would paste them
+        predict = shown["model"].predict  # type: ignore[attr-defined]
+        assert int(predict([[0.9, 0.9]])[0]) in (0, 1)
 
 
 def test_missing_model_and_bad_version_are_clean_errors(

@@ -52,23 +52,17 @@ def quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def load_snippet(model_uri: str, *, mltrail_uri: str | None = None) -> str:
+def load_snippet(model_uri: str) -> str:
     """How to load a model from Python, with mltrail or with the mlflow client.
 
-    mltrail's loader reads folders and ``runs:/`` URIs; for a registered version it is given
-    the version's ``runs:/`` source (``mltrail_uri``) while mlflow gets ``models:/...``.
+    Both loaders read the same URIs: ``runs:/...``, ``models:/<name>/<version>``,
+    ``models:/<name>@<alias>`` and ``models:/<model_id>``.
     """
-    ours = repr(mltrail_uri or model_uri)
-    theirs = repr(model_uri)
+    uri = repr(model_uri)
     return (
-        f"import mltrail\nmodel = mltrail.pyfunc.load_model({ours})\n\n"
-        f"# or with the mlflow client\nimport mlflow\nmodel = mlflow.pyfunc.load_model({theirs})"
+        f"import mltrail\nmodel = mltrail.pyfunc.load_model({uri})\n\n"
+        f"# or with the mlflow client\nimport mlflow\nmodel = mlflow.pyfunc.load_model({uri})"
     )
-
-
-def mltrail_loadable(version: ModelVersion) -> str | None:
-    """A URI of the version that mltrail's loader reads (its ``runs:/`` source), if any."""
-    return version.source if version.source.startswith("runs:/") else None
 
 
 def register_snippet(tracking_uri: str, *, model_uri: str, name: str = "my-model") -> str:

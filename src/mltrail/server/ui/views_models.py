@@ -16,7 +16,6 @@ from mltrail.server.ui.models_data import (
     experiment_registered_versions,
     load_snippet,
     logged_models,
-    mltrail_loadable,
     model_summary,
     quoted,
     read_mlmodel,
@@ -27,7 +26,7 @@ from mltrail.server.ui.models_data import (
 from mltrail.server.ui.routing import PAGE, PageRoute
 from mltrail.server.ui.templating import render
 from mltrail.server.ui.views_experiments import like_literal
-from mltrail.service.registry import parse_version, validate_model_name
+from mltrail.service.registry_validation import parse_version, validate_model_name
 
 router = APIRouter(route_class=PageRoute)
 
@@ -113,11 +112,8 @@ def model_version_page(request: Request, name: str, version: str) -> Response:
         ),
         mlmodel_problem=mlmodel_problem,
         tags=sorted(mv.tags.items()),
-        snippet=load_snippet(f"models:/{mv.name}/{mv.version}", mltrail_uri=mltrail_loadable(mv)),
-        alias_snippets=[
-            load_snippet(f"models:/{mv.name}@{a}", mltrail_uri=mltrail_loadable(mv))
-            for a in mv.aliases[:1]
-        ],
+        snippet=load_snippet(f"models:/{mv.name}/{mv.version}"),
+        alias_snippets=[load_snippet(f"models:/{mv.name}@{a}") for a in mv.aliases[:1]],
     )
 
 
