@@ -11,42 +11,49 @@ import importlib
 from typing import Any
 
 from mltrail.client.batching import run_stats
-from mltrail.client.fluent import (
-    ActiveRun,
-    active_run,
-    create_experiment,
-    delete_experiment,
-    delete_run,
-    delete_tag,
-    end_run,
-    flush,
+from mltrail.client.fluent.artifacts import (
     get_artifact_uri,
-    get_experiment,
-    get_experiment_by_name,
-    get_run,
-    get_tracking_uri,
-    is_tracking_uri_set,
-    last_active_run,
     log_artifact,
     log_artifacts,
     log_dict,
     log_figure,
     log_image,
+    log_text,
+)
+from mltrail.client.fluent.experiments import (
+    create_experiment,
+    delete_experiment,
+    get_experiment,
+    get_experiment_by_name,
+    set_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
+)
+from mltrail.client.fluent.log_calls import (
+    delete_tag,
+    flush,
     log_metric,
     log_metrics,
     log_param,
     log_params,
-    log_text,
-    search_experiments,
-    search_runs,
-    set_experiment,
-    set_experiment_tag,
-    set_experiment_tags,
-    set_synchronous,
     set_tag,
     set_tags,
-    set_tracking_uri,
+)
+from mltrail.client.fluent.runs import (
+    ActiveRun,
+    active_run,
+    delete_run,
+    end_run,
+    get_run,
+    last_active_run,
     start_run,
+)
+from mltrail.client.fluent.search import search_experiments, search_runs
+from mltrail.client.fluent.state import (
+    get_tracking_uri,
+    is_tracking_uri_set,
+    set_synchronous,
+    set_tracking_uri,
 )
 from mltrail.client.model_registration import register_model
 from mltrail.client.tracking_client import TrackingClient

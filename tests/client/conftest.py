@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import mltrail
-from mltrail.client import fluent
+from mltrail.client.fluent.state import reset_state
 from mltrail.client.local import clear_cache
 
 
@@ -24,13 +24,13 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    fluent.reset_state()
+    reset_state()
     folder = tmp_path / "store"
     mltrail.set_tracking_uri(str(folder))
     yield folder
     while mltrail.active_run() is not None:
         mltrail.end_run()
-    fluent.reset_state()
+    reset_state()
     clear_cache()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import mltrail
-from mltrail.client import fluent
+from mltrail.client.fluent.state import reset_state
 from mltrail.errors import InvalidParameterValue, ParamOverwrite
 
 
@@ -108,7 +108,7 @@ def test_synchronous_per_call(store_dir: Path) -> None:
 
 def test_synchronous_from_environment(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLTRAIL_SYNCHRONOUS", "true")
-    fluent.reset_state()
+    reset_state()
     mltrail.set_tracking_uri(str(store_dir))
     with mltrail.start_run():
         mltrail.log_param("a", 1)

@@ -191,10 +191,10 @@ def test_default_experiment_is_zero(store_dir: Path) -> None:
 
 
 def test_experiment_from_settings(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mltrail.client import fluent
+    from mltrail.client.fluent.state import reset_state
 
     monkeypatch.setenv("MLTRAIL_EXPERIMENT_NAME", "from-env")
-    fluent.reset_state()
+    reset_state()
     mltrail.set_tracking_uri(str(store_dir))
     with mltrail.start_run() as run:
         pass

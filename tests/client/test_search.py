@@ -57,9 +57,9 @@ def test_search_runs_filter_and_list(store_dir: Path) -> None:
 
 
 def test_search_runs_paginates(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mltrail.client import fluent
+    from mltrail.client.fluent import search
 
-    monkeypatch.setattr(fluent, "_RUNS_PAGE_SIZE", 2)
+    monkeypatch.setattr(search, "_RUNS_PAGE_SIZE", 2)
     ids = _three_runs()
     runs = mltrail.search_runs(output_format="list", order_by=["attributes.start_time ASC"])
     assert sorted(r.info.run_id for r in runs) == sorted(ids)

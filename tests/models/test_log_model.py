@@ -11,20 +11,20 @@ from sklearn.linear_model import LogisticRegression
 
 import mltrail.pyfunc
 import mltrail.sklearn
-from mltrail.client import fluent
+from mltrail.client.fluent.state import reset_state
 from mltrail.client.tracking_client import TrackingClient
 from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
 
 
 @pytest.fixture
 def tracking(tmp_path: Path) -> Iterator[str]:
-    fluent.reset_state()
+    reset_state()
     uri = f"sqlite:///{tmp_path / 'track.db'}"
-    fluent.set_tracking_uri(uri)
+    mltrail.set_tracking_uri(uri)
     yield uri
-    while fluent.active_run() is not None:
-        fluent.end_run()
-    fluent.reset_state()
+    while mltrail.active_run() is not None:
+        mltrail.end_run()
+    reset_state()
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_log_and_load_through_runs_uri(
     tracking: str, tmp_path: Path, model_and_data: tuple[LogisticRegression, pd.DataFrame]
 ) -> None:
     model, X = model_and_data
-    with fluent.start_run() as run:
+    with mltrail.start_run() as run:
         info = mltrail.sklearn.log_model(model, "model", input_example=X.head(3))
     run_id = run.info.run_id
     assert info.model_id is not None and info.model_id.startswith("m-")
@@ -81,9 +81,9 @@ def test_log_model_starts_a_run_when_none_is_active(
     tracking: str, model_and_data: tuple[LogisticRegression, pd.DataFrame]
 ) -> None:
     model, X = model_and_data
-    assert fluent.active_run() is None
+    assert mltrail.active_run() is None
     info = mltrail.sklearn.log_model(model, "clf", serialization_format="pickle")
-    active = fluent.active_run()
+    active = mltrail.active_run()
     assert active is not None and active.info.run_id == info.run_id
     with pytest.warns(UserWarning, match="arbitrary code"):
         loaded = mltrail.pyfunc.load_model(f"runs:/{info.run_id}/clf")
@@ -101,7 +101,7 @@ def test_log_model_rejects_bad_names(
 
 
 def test_load_missing_runs_uri(tracking: str) -> None:
-    with fluent.start_run() as run:
+    with mltrail.start_run() as run:
         pass
     with pytest.raises(ResourceDoesNotExist):
         mltrail.pyfunc.load_model(f"runs:/{run.info.run_id}/nope")

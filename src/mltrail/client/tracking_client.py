@@ -60,9 +60,9 @@ class TrackingClient(ModelRegistryMixin):
 
     def __init__(self, tracking_uri: str | None = None) -> None:
         if tracking_uri is None:
-            from mltrail.client import fluent
+            from mltrail.client.fluent.state import get_tracking_uri
 
-            tracking_uri = fluent.get_tracking_uri()
+            tracking_uri = get_tracking_uri()
         self._tracking_uri = resolve_tracking_uri(tracking_uri)
         self._settings: Settings = load_settings()
         self._backend: TrackingAPI = get_backend(self._tracking_uri)

@@ -227,11 +227,12 @@ def log_model(
     (UPLOAD_FAILED if that fails); ``runs:/<run_id>/<name>`` loads it too. With
     ``registered_model_name``, it is also registered as a new version of that model.
     """
-    from mltrail.client import fluent
+    from mltrail.client.fluent.log_calls import flush
+    from mltrail.client.fluent.runs import active_run, start_run
     from mltrail.client.tracking_client import TrackingClient
 
     validate_logged_model_name(name)
-    run = fluent.active_run() or fluent.start_run()
+    run = active_run() or start_run()
     run_id = run.info.run_id
     client = TrackingClient()
     with tempfile.TemporaryDirectory(prefix="mltrail-model-") as tmp:
@@ -244,7 +245,7 @@ def log_model(
             input_example=input_example,
         )
         # The run's params are copied onto the model, as MLflow does (queued ones included).
-        fluent.flush()
+        flush()
         model_params = {**client.get_run(run_id).data.params, **_str_map(params)}
         logged = client.create_logged_model(
             run.info.experiment_id,
