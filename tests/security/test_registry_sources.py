@@ -312,3 +312,31 @@ def test_model_reader_sees_the_version_but_downloads_only_readable_files(
         assert alice.get(files + path).content == b"flavors: {}\n"
     finally:
         alice.delete(f"{grants}/bob").raise_for_status()
+
+
+def test_only_admins_choose_an_experiment_artifact_location(
+    auth_server: AuthServer, owned: dict[str, Owned]
+) -> None:
+    """A chosen location could point into Alice's folder (then registered from Bob's own run)
+    or at the server's files, which the dashboard reads for a run's artifacts."""
+    bob, admin = auth_server.client("bob"), auth_server.client("admin")
+    for location in (f"mlflow-artifacts:/{owned['alice'].experiment_id}/", "file:///etc"):
+        answer = bob.post(
+            f"{API}/experiments/create",
+            json={"name": f"bob-points-{uuid.uuid4().hex[:8]}", "artifact_location": location},
+        )
+        assert answer.status_code == 403, answer.text
+        assert "only admins may choose an experiment's artifact location" in answer.text
+    native = bob.post(
+        "/api/v1/experiments", json={"name": "bob-native-points", "artifact_location": "/etc"}
+    )
+    assert native.status_code == 403, native.text
+    names = [e["name"] for e in _ok(admin.get(f"{API}/experiments/search"))["experiments"]]
+    assert not [n for n in names if n.startswith("bob-points-") or n == "bob-native-points"]
+    # Without a location Bob's experiment is created; an admin may choose one.
+    assert bob.post(f"{API}/experiments/create", json={"name": "bob-plain"}).status_code == 200
+    chosen = admin.post(
+        f"{API}/experiments/create",
+        json={"name": "admin-chosen", "artifact_location": "mlflow-artifacts:/admin-chosen"},
+    )
+    assert chosen.status_code == 200, chosen.text

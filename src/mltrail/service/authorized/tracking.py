@@ -70,6 +70,15 @@ class AuthorizedTracking:
         tags: Mapping[str, str] | None = None,
     ) -> str:
         who = principal()
+        if artifact_location and not who.is_admin:
+            # The server reads a run's files from its experiment's location (the dashboard's
+            # artifact pages, a registered version's MLmodel preview): a location chosen by
+            # a user could point at another experiment's folder or at the server's own files.
+            raise PermissionDenied(
+                "Permission denied: only admins may choose an experiment's artifact location; "
+                "create the experiment without one and its files go to the server's artifact "
+                "store."
+            )
         experiment_id = self.inner.create_experiment(
             name, artifact_location=artifact_location, tags=tags
         )
