@@ -126,19 +126,15 @@ class SpoolHandoff:
 
     def replay(self, uri: str) -> bool:
         """Send this process's spooled batches for ``uri``; True when all went through."""
+        from mltrail.client.sync import send_spooled_batch
+
         with self._spools_lock:
             mine = [(k, v) for k, v in self._spools.items() if k[0] == uri]
         for (_, run_id), (backend, spool) in mine:
             stats = self._stats.of(run_id)
             for batch in spool.batches():
                 try:
-                    backend.log_batch(
-                        run_id,
-                        metrics=batch.metrics,
-                        params=batch.params,
-                        tags=batch.tags,
-                        idempotency_key=batch.idempotency_key,
-                    )
+                    send_spooled_batch(backend, run_id, batch)
                 except MltrailError as exc:
                     if is_transient(exc):
                         return False

@@ -21,24 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mltrail.client.spool import Spool, spool_files
+from mltrail.client.batch_requests import is_transient
+from mltrail.client.spool import Spool, SpooledBatch, spool_files
 from mltrail.config import Settings
 from mltrail.entities import RunStatus
 from mltrail.errors import (
-    ConnectionFailed,
     MltrailError,
     ResourceAlreadyExists,
-    StorageFull,
-    TemporarilyUnavailable,
-    TooManyRequests,
 )
 from mltrail.tracking_api import TrackingAPI
 
 logger = logging.getLogger(__name__)
 
 OFFLINE_PREFIX = "offline:"
-# StorageFull (507): the server's disk is full; like 503 it passes once space is freed.
-_TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests, StorageFull)
 
 
 @dataclass
@@ -184,9 +179,15 @@ def _sync_path(
             spool.close()
 
 
-def is_transient(exc: BaseException) -> bool:
-    """An error that says nothing about the batch: the server cannot take it now."""
-    return isinstance(exc, _TRANSIENT) or type(exc) is MltrailError
+def send_spooled_batch(backend: TrackingAPI, run_id: str, batch: SpooledBatch) -> None:
+    """Send a spooled batch under the idempotency key it was first sent (or spooled) with."""
+    backend.log_batch(
+        run_id,
+        metrics=batch.metrics,
+        params=batch.params,
+        tags=batch.tags,
+        idempotency_key=batch.idempotency_key,
+    )
 
 
 def send_run_end(backend: TrackingAPI, run_id: str, update: dict[str, Any]) -> None:
@@ -225,13 +226,7 @@ def _sync_file(
     refused: list[str] = []
     for batch in spool.batches():
         try:
-            backend.log_batch(
-                run_id,
-                metrics=batch.metrics,
-                params=batch.params,
-                tags=batch.tags,
-                idempotency_key=batch.idempotency_key,
-            )
+            send_spooled_batch(backend, run_id, batch)
         except MltrailError as exc:
             if is_transient(exc):
                 raise
