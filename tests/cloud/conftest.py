@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,3 +166,52 @@ def s3_env(s3: S3Emulator, monkeypatch: pytest.MonkeyPatch) -> S3Emulator:
     for name, value in s3.env().items():
         monkeypatch.setenv(name, value)
     return s3
+
+
+@dataclass
+class Server:
+    url: str
+    db_uri: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+@contextmanager
+def start_bucket_server(
+    args: list[str], *, tmp_path: Path, env: dict[str, str]
+) -> Iterator[Server]:
+    port = free_port()
+    db_uri = f"sqlite:///{tmp_path / 'server.db'}"
+    log_path = tmp_path / "server.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "AWS_"))}
+    full_env.update(env, MLTRAIL_NO_AUTH="true")
+    cmd = [sys.executable, "-m", "mltrail", "server", "--port", str(port)]
+    cmd += ["--backend-store-uri", db_uri, *args]
+    server = Server(url=f"http://127.0.0.1:{port}", db_uri=db_uri, log_path=log_path)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{server.log()}")
+            try:
+                if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not come up:\n{server.log()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

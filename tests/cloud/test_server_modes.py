@@ -4,71 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
 from mltrail.cli.main import cli
 from mltrail.client.tracking_client import TrackingClient
 
-from .conftest import S3Emulator, free_port
+from .conftest import S3Emulator, start_bucket_server
 
 MIB = 1024 * 1024
-
-
-@dataclass
-class Server:
-    url: str
-    db_uri: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-
-@contextmanager
-def _start_server(args: list[str], *, tmp_path: Path, env: dict[str, str]) -> Iterator[Server]:
-    port = free_port()
-    db_uri = f"sqlite:///{tmp_path / 'server.db'}"
-    log_path = tmp_path / "server.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "AWS_"))}
-    full_env.update(env, MLTRAIL_NO_AUTH="true")
-    cmd = [sys.executable, "-m", "mltrail", "server", "--port", str(port)]
-    cmd += ["--backend-store-uri", db_uri, *args]
-    server = Server(url=f"http://127.0.0.1:{port}", db_uri=db_uri, log_path=log_path)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            cmd, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{server.log()}")
-            try:
-                if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not come up:\n{server.log()}")
-            time.sleep(0.2)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _no_cloud_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -91,7 +37,7 @@ def test_direct_mode_clients_write_to_the_bucket(
     s3: S3Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = s3.new_bucket()
-    with _start_server(
+    with start_bucket_server(
         ["--no-serve-artifacts", "--default-artifact-root", f"s3://{bucket}/root"],
         tmp_path=tmp_path,
         env=s3.env(),
@@ -126,7 +72,7 @@ def test_proxied_mode_clients_need_no_cloud_credentials(
     s3: S3Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bucket = s3.new_bucket()
-    with _start_server(
+    with start_bucket_server(
         ["--artifacts-destination", f"s3://{bucket}/dest"], tmp_path=tmp_path, env=s3.env()
     ) as server:
         _no_cloud_credentials(monkeypatch, tmp_path)
