@@ -69,8 +69,7 @@ from mltrail.entities import (
     ViewType,
 )
 from mltrail.errors import MltrailError
-
-__version__ = "0.1.0"
+from mltrail.version import __version__
 
 # Model flavours live in mltrail.models; ``mltrail.sklearn`` and ``mltrail.pyfunc`` load them on use.
 _LAZY_SUBMODULES = {"sklearn": "mltrail.models.sklearn", "pyfunc": "mltrail.models.pyfunc"}

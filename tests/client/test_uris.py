@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from mltrail.client.uris import parse_tracking_uri, resolve_tracking_uri
+from mltrail.client.uris import resolve_tracking_uri
 from mltrail.errors import ConfigurationError
+from mltrail.uris import parse_tracking_uri
 
 
 def test_explicit_uri_wins_over_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,8 +20,8 @@ def upgrade(uri: str) -> None:
     up-to-date database, and while other processes start on the same database. A
     database written by a newer mltrail is refused and left untouched.
     """
-    from mltrail.client.uris import parse_tracking_uri
     from mltrail.errors import ConfigurationError
+    from mltrail.uris import parse_tracking_uri
 
     target = parse_tracking_uri(uri)
     if target.kind != "sql":

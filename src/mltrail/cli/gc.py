@@ -25,8 +25,8 @@ def _csv(values: tuple[str, ...]) -> list[str] | None:
 
 
 def _backend_uri(state: CliState, explicit: str | None, settings: Settings) -> str:
-    from mltrail.client.uris import parse_tracking_uri
     from mltrail.errors import ConfigurationError
+    from mltrail.uris import parse_tracking_uri
 
     uri = explicit or settings.backend_store_uri.strip() or state.resolved_uri()
     if parse_tracking_uri(uri).kind != "sql":

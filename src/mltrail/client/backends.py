@@ -9,10 +9,10 @@ from __future__ import annotations
 import threading
 from typing import cast
 
-from mltrail.client.uris import TrackingTarget, parse_tracking_uri
 from mltrail.config import Settings, load_settings
 from mltrail.models_api import ModelsAPI
 from mltrail.tracking_api import TrackingAPI
+from mltrail.uris import TrackingTarget, parse_tracking_uri
 
 _lock = threading.Lock()
 _rest_backends: dict[str, TrackingAPI] = {}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 
-from mltrail.client.uris import TrackingTarget
 from mltrail.models_api import ModelsAPI
 from mltrail.tracking_api import TrackingAPI
+from mltrail.uris import TrackingTarget
 
 _lock = threading.Lock()
 _backends: dict[tuple[str, str], TrackingAPI] = {}

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-import mltrail
 from mltrail.config import Settings, load_settings
 from mltrail.errors import ConfigurationError
 from mltrail.server import ui
@@ -22,6 +21,7 @@ from mltrail.server.observability import (
     install_observability,
 )
 from mltrail.server.services import Services
+from mltrail.version import __version__
 
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 # The MLflow adapter's artifact upload route streams too.
@@ -38,7 +38,7 @@ def resolve_backend(settings: Settings) -> tuple[str, str, bool]:
     The backend store URI takes the same forms as a tracking URI: a folder, ``file:``,
     ``sqlite:///``, ``postgresql://``, ``mysql://``.
     """
-    from mltrail.client.uris import parse_tracking_uri
+    from mltrail.uris import parse_tracking_uri
 
     uri = settings.backend_store_uri.strip() or str(Path.cwd() / "mltrail")
     target = parse_tracking_uri(uri)
@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     services = build_services(settings)
     app = FastAPI(
         title="mltrail",
-        version=mltrail.__version__,
+        version=__version__,
         description="The mltrail tracking server: native JSON API under /api/v1.",
         # The interactive docs pages load their scripts from a CDN; servers are often offline.
         docs_url=None,

@@ -18,9 +18,9 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import mltrail
 from mltrail.server.auth.rules import access
 from mltrail.server.services import services_of
+from mltrail.version import __version__
 
 logger = logging.getLogger("mltrail.server")
 
@@ -89,7 +89,7 @@ class RequestMetrics:
             f"mltrail_process_start_time_seconds {self.started:.3f}",
             "# HELP mltrail_build_info The mltrail version.",
             "# TYPE mltrail_build_info gauge",
-            f'mltrail_build_info{{version="{mltrail.__version__}"}} 1',
+            f'mltrail_build_info{{version="{__version__}"}} 1',
         ]
         return "\n".join(lines) + "\n"
 
@@ -183,7 +183,7 @@ async def health(request: Request) -> Response:
     openapi_extra=access("public"),
 )
 async def version() -> Response:
-    return PlainTextResponse(mltrail.__version__)
+    return PlainTextResponse(__version__)
 
 
 @router.get(

@@ -157,6 +157,6 @@ def serve(settings: Settings) -> None:
 
 
 def _version() -> str:
-    import mltrail
+    from mltrail.version import __version__
 
-    return mltrail.__version__
+    return __version__

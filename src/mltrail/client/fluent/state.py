@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mltrail.client.batching import get_queue
-from mltrail.client.uris import parse_tracking_uri, resolve_tracking_uri
+from mltrail.client.uris import resolve_tracking_uri
 from mltrail.config import Settings, load_settings
 from mltrail.tracking_api import TrackingAPI
+from mltrail.uris import parse_tracking_uri
 
 if TYPE_CHECKING:
     from mltrail.client.fluent.runs import ActiveRun

@@ -13,11 +13,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-import mltrail
 from mltrail.server.ui import formatting
 from mltrail.server.ui.markdown import render_markdown
 from mltrail.server.ui.security import csrf_token_for, set_csrf_cookie
 from mltrail.server.ui.viewer import may_manage_experiment, viewer
+from mltrail.version import __version__
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -48,7 +48,7 @@ def environment() -> Environment:
     env.filters["markdown"] = render_markdown
     env.filters["json_data"] = _to_json
     env.globals["duration"] = formatting.format_duration
-    env.globals["version"] = mltrail.__version__
+    env.globals["version"] = __version__
     env.globals["viewer"] = viewer
     env.globals["may_manage_experiment"] = may_manage_experiment
     return env
