@@ -69,7 +69,11 @@ def start_server(tmp_path: Path, *, serve_artifacts: bool = True) -> Iterator[Se
         MLTRAIL_BACKEND_STORE_URI=f"sqlite:///{db_path}",
         MLTRAIL_ARTIFACTS_DESTINATION=str(artifacts_dir),
         MLTRAIL_SERVE_ARTIFACTS="true" if serve_artifacts else "false",
-        MLTRAIL_DEFAULT_ARTIFACT_ROOT="" if serve_artifacts else str(tmp_path / "direct"),
+        # With the proxy on, the default root is only one more place stored locations and
+        # model sources may point at (the registry tests register s3://bucket/... sources).
+        MLTRAIL_DEFAULT_ARTIFACT_ROOT="s3://bucket"
+        if serve_artifacts
+        else str(tmp_path / "direct"),
         MLTRAIL_NO_AUTH="true",
     )
     command = [

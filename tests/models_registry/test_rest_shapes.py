@@ -35,7 +35,7 @@ def test_registry_wire_shapes(mlflow_server: Server) -> None:
         assert [m["name"] for m in body["registered_models"]] == ["P"] and body["next_page_token"]
 
         status, body = _call(
-            client, "POST", "/model-versions/create", json={"name": "M", "source": "s3://b/m"}
+            client, "POST", "/model-versions/create", json={"name": "M", "source": "s3://bucket/m"}
         )
         version = body["model_version"]
         assert version["version"] == "1" and version["status"] == "READY"
@@ -57,7 +57,7 @@ def test_registry_wire_shapes(mlflow_server: Server) -> None:
         status, body = _call(
             client, "GET", "/model-versions/get-download-uri", params={"name": "M", "version": "1"}
         )
-        assert body == {"artifact_uri": "s3://b/m"}
+        assert body == {"artifact_uri": "s3://bucket/m"}
         status, body = _call(
             client, "GET", "/model-versions/get", params={"name": "M", "version": "x"}
         )

@@ -204,7 +204,11 @@ def test_raw_storage_uri_is_for_admins(auth_server: AuthServer, owned: dict[str,
     # Bob's own run folder given as its plain location, with the run id, is his to register.
     assert _versions(auth_server, BOB_MODEL) == before
     admin = auth_server.client("admin")
-    assert _mlflow_create(admin, {"source": "s3://some-bucket/models/churn"}).status_code == 200
+    # Admins may register raw URIs, but only inside the server's artifact roots.
+    outside = _mlflow_create(admin, {"source": "s3://some-bucket/models/churn"})
+    assert outside.status_code == 400, outside.text
+    inside = str(auth_server.tmp_path / "artifacts" / "models" / "churn")
+    assert _mlflow_create(admin, {"source": inside}).status_code == 200
 
 
 def test_mltrail_client_cannot_register_someone_elses_source(

@@ -2,15 +2,19 @@
 
 Names come from HTTP requests, stored URIs and server listings, so they are hostile by default.
 :func:`safe_relpath` turns them into a normalised posix relative path or raises; :func:`ensure_within`
-checks, after symlinks are resolved, that a location stays under its root.
+checks, after symlinks are resolved, that a location stays under its root; :func:`check_stored_uri`
+applies both to a whole URI the server stores and later reads from (an experiment's artifact
+location, a model version's source).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 from mltrail.errors import InvalidParameterValue
 
@@ -91,3 +95,104 @@ def safe_join(root: Path, path: str) -> Path:
     """``root / path`` after both checks: the way to turn a received name into a local path."""
     rel = safe_relpath(path)
     return ensure_within(root, root / rel if rel else root)
+
+
+# Stored URIs with these schemes name a path under the server's own artifact destination.
+PROXIED_URI_SCHEMES = frozenset({"mlflow-artifacts", "mltrail-artifacts"})
+
+
+def _scheme(uri: str) -> str:
+    head, sep, _ = uri.partition(":")
+    # A one-letter "scheme" is a Windows drive letter; a head with a slash is a relative path.
+    if not sep or len(head) < 2 or "/" in head or "\\" in head:
+        return ""
+    return head.lower()
+
+
+def _local_path(uri: str) -> Path | None:
+    """The local path a plain path or ``file:`` URI names (None for a remote file host)."""
+    if not uri.startswith(("file:", "FILE:")):
+        return Path(uri).expanduser().absolute()
+    parsed = urlsplit(uri)
+    if parsed.netloc not in ("", "localhost") or parsed.query or parsed.fragment:
+        return None
+    return Path(url2pathname(unquote(parsed.path))).absolute()
+
+
+def _relative_to(candidate: Path, root: Path) -> str | None:
+    """``candidate``'s parts below ``root``, compared segment by segment (no folding of ``..``)."""
+    for base in dict.fromkeys((root.absolute(), root.resolve())):
+        if candidate.parts[: len(base.parts)] == base.parts:
+            return "/".join(candidate.parts[len(base.parts) :])
+    return None
+
+
+def _within_local_root(uri: str, root: str) -> bool:
+    candidate = _local_path(uri)
+    root_path = _local_path(root)
+    if candidate is None or root_path is None:
+        return False
+    rel = _relative_to(candidate, root_path)
+    if rel is None:
+        return False
+    ensure_within(root_path, root_path / safe_relpath(rel))
+    return True
+
+
+def _within_remote_root(uri: str, root: str) -> bool:
+    got, base = urlsplit(uri), urlsplit(root)
+    if got.query or got.fragment:
+        raise InvalidParameterValue(
+            f"Invalid location {uri!r}: query strings and fragments are not allowed"
+        )
+    if _scheme(uri) != _scheme(root) or got.netloc != base.netloc:
+        return False
+    got_parts = [seg for seg in got.path.split("/") if seg]
+    base_parts = [seg for seg in base.path.split("/") if seg]
+    if got_parts[: len(base_parts)] != base_parts:
+        return False
+    safe_relpath("/".join(got_parts[len(base_parts) :]))
+    return True
+
+
+def check_stored_uri(uri: str, *, allowed_roots: Sequence[str], what: str = "location") -> str:
+    """``uri`` if the server may store it and later read from it; else InvalidParameterValue.
+
+    Accepted: ``mlflow-artifacts:/<relative path>`` (a path under the server's artifact
+    destination) and URIs inside one of ``allowed_roots`` (same scheme and bucket, the path below
+    the root on segment boundaries; local paths and ``file://`` URIs alike, with symlinks resolved
+    and checked by :func:`ensure_within`). The part below the root goes through
+    :func:`safe_relpath`, so ``..`` and percent-encoded forms of it are refused too.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise InvalidParameterValue(f"Invalid {what}: a non-empty URI is required")
+    scheme = _scheme(uri)
+    if scheme in PROXIED_URI_SCHEMES:
+        parsed = urlsplit(uri)
+        if parsed.query or parsed.fragment:
+            raise InvalidParameterValue(
+                f"Invalid {what} {uri!r}: query strings and fragments are not allowed"
+            )
+        safe_relpath(parsed.path.lstrip("/"))
+        return uri
+    for root in allowed_roots:
+        if not root or _scheme(root) in PROXIED_URI_SCHEMES:
+            continue
+        root_is_local = _scheme(root) in ("", "file")
+        if (scheme in ("", "file")) != root_is_local:
+            continue
+        if root_is_local and _within_local_root(uri, root):
+            return uri
+        if not root_is_local and _within_remote_root(uri, root):
+            return uri
+    raise InvalidParameterValue(_outside_message(uri, allowed_roots, what=what))
+
+
+def _outside_message(uri: str, allowed_roots: Sequence[str], *, what: str) -> str:
+    roots = [r for r in allowed_roots if r and _scheme(r) not in PROXIED_URI_SCHEMES]
+    named = ", ".join(repr(r) for r in roots)
+    where = f" or a location under {named}" if roots else ""
+    return (
+        f"Invalid {what} {uri!r}: it is outside the server's artifact roots; use "
+        f"mlflow-artifacts:/<path>{where}"
+    )

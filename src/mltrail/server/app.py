@@ -61,11 +61,13 @@ def build_services(settings: Settings) -> Services:
 
     db_uri, own_artifacts, is_folder = resolve_backend(settings)
     artifacts: ArtifactService | None = None
+    roots = [settings.default_artifact_root.strip(), own_artifacts if is_folder else ""]
     if settings.serve_artifacts:
         destination = settings.artifacts_destination.strip() or (
             own_artifacts if is_folder else str(Path.cwd() / DEFAULT_SERVED_ARTIFACTS_DIR)
         )
         artifacts = ArtifactService(destination=open_artifact_store(destination, settings=settings))
+        roots.append(destination)
         default_root = PROXY_ARTIFACT_ROOT
     else:
         default_root = settings.default_artifact_root.strip() or (
@@ -77,11 +79,13 @@ def build_services(settings: Settings) -> Services:
                 "backend store (where should clients write artifacts?)"
             )
     store = open_store(db_uri, default_artifact_root=default_root)
+    allowed = tuple(dict.fromkeys(root for root in roots if root))
     return Services(
         settings=settings,
-        tracking=TrackingService(store=store),
+        tracking=TrackingService(store=store, allowed_artifact_roots=allowed),
         artifacts=artifacts,
         engine=store.engine,
+        allowed_artifact_roots=allowed,
     )
 
 

@@ -26,6 +26,9 @@ class Services:
     # None when the server runs with --no-serve-artifacts.
     artifacts: ArtifactService | None
     engine: Engine
+    # Where stored artifact locations and model sources may point (besides mlflow-artifacts:/);
+    # checked when one is stored and again when the server reads from it.
+    allowed_artifact_roots: tuple[str, ...] = ()
 
 
 def services_of(conn: HTTPConnection) -> Services:

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 
+from mltrail.artifacts.paths import check_stored_uri
 from mltrail.entities import PagedList
 from mltrail.model_entities import (
     LoggedModel,
@@ -57,10 +58,20 @@ class RegistryService:
         store: RegistryStore,
         tracking: TrackingAPI,
         logged_models: LoggedModelService,
+        allowed_roots: Sequence[str] | None = None,
     ) -> None:
+        """``allowed_roots``: where a version's files may be (a server passes its configured
+        artifact roots, since it reads model files itself); None leaves it unrestricted, for
+        a store on the caller's own machine."""
         self.store = store
         self.tracking = tracking
         self.logged_models = logged_models
+        self.allowed_roots = None if allowed_roots is None else tuple(allowed_roots)
+
+    def _checked_location(self, uri: str, *, what: str) -> str:
+        if self.allowed_roots is None:
+            return uri
+        return check_stored_uri(uri, allowed_roots=self.allowed_roots, what=what)
 
     # -- registered models ---------------------------------------------------
     def create_registered_model(
@@ -170,6 +181,8 @@ class RegistryService:
         storage, run_id, model_id = self._resolve_source(
             source, run_id=run_id or None, model_id=model_id or None
         )
+        # Checked after resolution: what is stored and later read is where the files are.
+        storage = self._checked_location(storage, what="model version source")
         version = self.store.create_model_version(
             name,
             source=source,
@@ -257,7 +270,10 @@ class RegistryService:
         )
 
     def get_model_version_download_uri(self, name: str, *, version: object) -> str:
-        return self.get_model_version(name, version=version).storage_location
+        # Checked again when used: a row stored before the check, or under an old
+        # configuration, must not send readers to a location outside the roots.
+        location = self.get_model_version(name, version=version).storage_location
+        return self._checked_location(location, what="model version location")
 
     def update_model_version(
         self, name: str, *, version: object, description: str | None

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 
+from mltrail.artifacts.paths import check_stored_uri
 from mltrail.entities import (
     Experiment,
     Metric,
@@ -43,9 +44,21 @@ def now_ms() -> int:
 class TrackingService:
     """Every TrackingAPI operation over one store."""
 
-    def __init__(self, *, store: TrackingStore, limits: v.BatchLimits | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: TrackingStore,
+        limits: v.BatchLimits | None = None,
+        allowed_artifact_roots: Sequence[str] | None = None,
+    ) -> None:
+        """``allowed_artifact_roots``: where a chosen artifact location may point (a server
+        passes its configured roots, since it later reads run files from there); None leaves
+        it unrestricted, for a store on the caller's own machine."""
         self.store = store
         self.limits = limits or v.BatchLimits()
+        self.allowed_artifact_roots = (
+            None if allowed_artifact_roots is None else tuple(allowed_artifact_roots)
+        )
 
     # -- experiments -------------------------------------------------------
     def create_experiment(
@@ -58,6 +71,12 @@ class TrackingService:
         v.validate_experiment_name(name)
         if artifact_location is not None:
             v.validate_artifact_location(artifact_location)
+            if artifact_location and self.allowed_artifact_roots is not None:
+                check_stored_uri(
+                    artifact_location,
+                    allowed_roots=self.allowed_artifact_roots,
+                    what="artifact_location",
+                )
         tag_values = dict(tags or {})
         for key, value in tag_values.items():
             v.validate_experiment_tag(key, value)

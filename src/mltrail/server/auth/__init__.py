@@ -95,7 +95,10 @@ def install_auth(app: FastAPI, services: Services) -> Services:
     checked = dataclasses.replace(services, tracking=tracking, artifacts=artifacts)  # type: ignore[arg-type]
     logged = LoggedModelService(store=SqlLoggedModelStore(services.engine), tracking=tracking)
     registry = RegistryService(
-        store=SqlRegistryStore(services.engine), tracking=tracking, logged_models=logged
+        store=SqlRegistryStore(services.engine),
+        tracking=tracking,
+        logged_models=logged,
+        allowed_roots=services.allowed_artifact_roots,
     )
     # The MLflow adapter builds these lazily from this cache; filling it makes every
     # logged-model and registry call go through the checks.

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from mltrail.artifacts import open_artifact_store, safe_relpath
 from mltrail.artifacts.base import ArtifactStore
+from mltrail.artifacts.paths import check_stored_uri
 from mltrail.entities import FileInfo
 from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
 from mltrail.server.services import Services
@@ -70,6 +71,13 @@ class RunArtifacts:
 
 
 def run_artifacts(services: Services, artifact_uri: str) -> RunArtifacts:
+    if not artifact_uri:
+        raise ResourceDoesNotExist("This run has no artifact location")
+    # Checked again when used: a location stored before the check, or under another
+    # configuration, must not make the server read its own files outside the roots.
+    check_stored_uri(
+        artifact_uri, allowed_roots=services.allowed_artifact_roots, what="artifact location"
+    )
     scheme = urlparse(artifact_uri).scheme.lower()
     if scheme in PROXIED_SCHEMES:
         if services.artifacts is None:
@@ -79,8 +87,6 @@ def run_artifacts(services: Services, artifact_uri: str) -> RunArtifacts:
             )
         prefix = safe_relpath(urlparse(artifact_uri).path.lstrip("/"))
         return RunArtifacts(store=services.artifacts.destination, prefix=prefix)
-    if not artifact_uri:
-        raise ResourceDoesNotExist("This run has no artifact location")
     return RunArtifacts(
         store=open_artifact_store(artifact_uri, settings=services.settings), prefix=""
     )

@@ -16,7 +16,7 @@ import anyio.from_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from mltrail.artifacts.paths import join_relpath, safe_relpath
+from mltrail.artifacts.paths import check_stored_uri, join_relpath, safe_relpath
 from mltrail.errors import InvalidParameterValue
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.routing import Call, MlflowRouter
@@ -155,6 +155,9 @@ def list_run_artifacts(call: Call) -> dict[str, Any]:
     run = call.tracking.get_run(run_id_of(args))
     relative = safe_relpath(args.string("path"))
     root_uri = run.info.artifact_uri
+    check_stored_uri(
+        root_uri, allowed_roots=call.services.allowed_artifact_roots, what="artifact location"
+    )
     base = proxied_path(root_uri)
     if base is None:
         raise InvalidParameterValue(

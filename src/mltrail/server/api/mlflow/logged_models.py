@@ -46,6 +46,7 @@ def models_services(app: Starlette) -> tuple[LoggedModelService, RegistryService
                     store=SqlRegistryStore(services.engine),
                     tracking=services.tracking,
                     logged_models=logged,
+                    allowed_roots=services.allowed_artifact_roots,
                 )
             cached = (logged, registry)
             setattr(state, _STATE_KEY, cached)
