@@ -56,6 +56,9 @@ class Settings:
     default_permission: str = "NONE"
     admin_password: str = ""
     forwarded_allow_ips: tuple[str, ...] = ()
+    # Temporary upload files (.<name>.part-<id>) untouched this long are leftovers of a killed
+    # server; they are removed at server start and by `mltrail gc`.
+    stale_upload_seconds: int = 3600
     # -- storage -----------------------------------------------------------
     s3_endpoint_url: str = ""
     gcs_endpoint_url: str = ""

@@ -10,7 +10,11 @@ from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 from mltrail.artifacts import transfer
-from mltrail.artifacts.localfile import is_temp_name, write_file_atomic
+from mltrail.artifacts.localfile import (
+    is_temp_name,
+    remove_stale_temp_files,
+    write_file_atomic,
+)
 from mltrail.artifacts.paths import ensure_within, safe_relpath
 from mltrail.entities import FileInfo
 from mltrail.errors import ConfigurationError, InvalidParameterValue, ResourceDoesNotExist
@@ -110,15 +114,22 @@ class LocalArtifactStore:
         return written
 
     def upload_file(self, local_path: Path, path: str) -> None:
-        if not local_path.is_file():
-            raise InvalidParameterValue(f"Not a file: {str(local_path)!r}")
-        self.write_stream(path, transfer.read_local_file(local_path))
+        transfer.upload_file(self, local_path, path)
 
     def upload_dir(self, local_dir: Path, path: str = "") -> None:
         transfer.upload_dir(self, local_dir, path)
 
     def download(self, path: str, dst_dir: Path) -> Path:
         return transfer.download(self, path, dst_dir)
+
+    def remove_stale_uploads(
+        self, *, older_than_seconds: float, dry_run: bool = False
+    ) -> tuple[str, ...]:
+        """Remove leftovers of interrupted uploads; returns their paths below the root."""
+        removed = remove_stale_temp_files(
+            self._root, older_than_seconds=older_than_seconds, dry_run=dry_run
+        )
+        return tuple(path.relative_to(self._root).as_posix() for path in removed)
 
     def delete(self, path: str = "") -> None:
         rel = safe_relpath(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -76,3 +77,32 @@ def read_file_chunks(local_path: Path, *, chunk_size: int = 1 << 20) -> Iterator
     with open(local_path, "rb") as fh:
         while chunk := fh.read(chunk_size):
             yield chunk
+
+
+def remove_stale_temp_files(
+    root: Path, *, older_than_seconds: float, dry_run: bool = False
+) -> list[Path]:
+    """Remove temporary upload files under ``root`` not written to for ``older_than_seconds``.
+
+    A server killed mid-upload leaves its temporary file behind; the final name never
+    appeared, so removing it loses nothing. An upload in progress keeps its file's
+    modification time fresh, so a threshold well above the slowest chunk spares it.
+    Symlinked folders are not followed. Returns the files removed (with ``dry_run``: the
+    files that would be).
+    """
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    cutoff = time.time() - older_than_seconds
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not is_temp_name(name):
+                continue
+            path = Path(folder) / name
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_symlink() or path.stat().st_mtime > cutoff:
+                    continue
+                if not dry_run:
+                    path.unlink()
+                removed.append(path)
+    return removed

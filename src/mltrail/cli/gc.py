@@ -134,12 +134,29 @@ def gc_command(
         )
     finally:
         store.close()
+    _remove_interrupted_uploads(destination, report=report, settings=settings)
     if output_format == "json":
         echo_json(report)
     else:
         _print_report(report)
     if report.errors:
         raise click.exceptions.Exit(1)
+
+
+def _remove_interrupted_uploads(
+    destination: ArtifactStore, *, report: GcReport, settings: Settings
+) -> None:
+    """Leftovers of uploads a killed server never finished (local destinations only: object
+    stores show an object only once its upload completes)."""
+    cleanup = getattr(destination, "remove_stale_uploads", None)
+    if cleanup is None:
+        return
+    try:
+        removed = cleanup(older_than_seconds=settings.stale_upload_seconds, dry_run=report.dry_run)
+    except OSError as exc:
+        report.errors.append(f"Interrupted uploads: {exc}")
+        return
+    report.interrupted_uploads.extend(removed)
 
 
 def _print_report(report: GcReport) -> None:
@@ -150,6 +167,8 @@ def _print_report(report: GcReport) -> None:
         click.echo(f"{verb} run {run.run_id} (experiment {run.experiment_id})")
     for location in report.artifact_locations:
         click.echo(f"{verb} artifacts {location}")
+    for path in report.interrupted_uploads:
+        click.echo(f"{verb} interrupted upload {path}")
     for error in report.errors:
         click.echo(f"Error: {error}", err=True)
     click.echo(

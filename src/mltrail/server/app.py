@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ MLFLOW_UPLOAD_PREFIXES = (
     "/ajax-api/2.0/mlflow-artifacts/artifacts/",
 )
 DEFAULT_SERVED_ARTIFACTS_DIR = "mlartifacts"
+_log = logging.getLogger("mltrail.server")
 
 
 def resolve_backend(settings: Settings) -> tuple[str, str, bool]:
@@ -89,9 +92,33 @@ def build_services(settings: Settings) -> Services:
     )
 
 
+def start_stale_upload_cleanup(services: Services) -> threading.Thread | None:
+    """Remove leftovers of uploads a killed server left in a local destination, in the
+    background so that a large destination does not delay the start."""
+    destination = services.artifacts.destination if services.artifacts is not None else None
+    cleanup = getattr(destination, "remove_stale_uploads", None)
+    if cleanup is None:
+        return None  # object stores keep no temporary objects (see docs/artifacts.md)
+    seconds = services.settings.stale_upload_seconds
+
+    def run() -> None:
+        try:
+            removed = cleanup(older_than_seconds=seconds)
+        except OSError as exc:
+            _log.warning("Could not clean up interrupted uploads: %s", exc)
+            return
+        if removed:
+            _log.info("Removed %d interrupted upload(s) older than %ss", len(removed), seconds)
+
+    thread = threading.Thread(target=run, name="mltrail-stale-uploads", daemon=True)
+    thread.start()
+    return thread
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings if settings is not None else load_settings()
     services = build_services(settings)
+    start_stale_upload_cleanup(services)
     app = FastAPI(
         title="mltrail",
         version=__version__,

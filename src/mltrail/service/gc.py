@@ -95,6 +95,8 @@ class GcReport:
     artifact_locations: list[str] = field(default_factory=list)
     # One line per item that could not be removed; those items keep their rows.
     errors: list[str] = field(default_factory=list)
+    # Temporary files of uploads a killed server left in the destination (paths below it).
+    interrupted_uploads: list[str] = field(default_factory=list)
 
 
 def parse_age(text: str) -> int:
