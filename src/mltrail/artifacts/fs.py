@@ -198,9 +198,7 @@ class FsspecArtifactStore:
         return written
 
     def upload_file(self, local_path: Path, path: str) -> None:
-        if not local_path.is_file():
-            raise InvalidParameterValue(f"Not a file: {str(local_path)!r}")
-        self.write_stream(path, transfer.read_local_file(local_path))
+        transfer.upload_file(self, local_path, path)
 
     def upload_dir(self, local_dir: Path, path: str = "") -> None:
         transfer.upload_dir(self, local_dir, path)

@@ -36,10 +36,13 @@ def upload_dir(store: ArtifactStore, local_dir: Path, path: str = "") -> None:
         store.upload_file(full, join_relpath(prefix, rel))
 
 
-def read_local_file(local_path: Path) -> Iterator[bytes]:
-    """The chunks of a local file being uploaded, with a progress bar when it is large."""
+def upload_file(store: ArtifactStore, local_path: Path, path: str) -> None:
+    """Stream one local file into ``store``, with a progress bar when it is large."""
+    if not local_path.is_file():
+        raise InvalidParameterValue(f"Not a file: {str(local_path)!r}")
+    chunks = read_file_chunks(local_path)
     size = local_path.stat().st_size
-    return progress.track(read_file_chunks(local_path), total=size, label=local_path.name)
+    store.write_stream(path, progress.track(chunks, total=size, label=local_path.name))
 
 
 def _remote_chunks(store: ArtifactStore, path: str, size: int | None) -> Iterator[bytes]:

@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING
 import click
 
 from mltrail.cli.context import CliState, pass_state
+from mltrail.cli.listing import read_pages, view_option, view_type
 from mltrail.cli.output import echo_json, format_time, output_option, render_table
 
 if TYPE_CHECKING:
     from mltrail.client.tracking_client import TrackingClient
     from mltrail.entities import Experiment
-
-_VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
-_PAGE_SIZE = 1000
 
 
 @click.group()
@@ -23,30 +21,17 @@ def experiments() -> None:
 
 
 @experiments.command("list")
-@click.option(
-    "--view",
-    type=click.Choice(sorted(_VIEWS)),
-    default="active",
-    show_default=True,
-    help="Which experiments to list: active ones, deleted ones, or all.",
-)
+@view_option("experiments")
 @output_option
 @pass_state
 def list_experiments(state: CliState, view: str, output_format: str) -> None:
     """List experiments with their id, name, stage and artifact location."""
-    from mltrail.entities import ViewType
-
     client = state.client()
-    found: list[Experiment] = []
-    token: str | None = None
-    while True:
-        page = client.search_experiments(
-            view_type=ViewType[_VIEWS[view]], max_results=_PAGE_SIZE, page_token=token
+    found = read_pages(
+        lambda size, token: client.search_experiments(
+            view_type=view_type(view), max_results=size, page_token=token
         )
-        found.extend(page)
-        token = page.token
-        if not token:
-            break
+    )
     if output_format == "json":
         echo_json(found)
         return

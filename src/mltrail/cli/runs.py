@@ -8,6 +8,7 @@ import click
 
 from mltrail.cli.context import CliState, pass_state
 from mltrail.cli.experiments import find_experiment
+from mltrail.cli.listing import read_pages, view_option, view_type
 from mltrail.cli.output import (
     echo_json,
     format_duration,
@@ -20,10 +21,6 @@ from mltrail.cli.output import (
 
 if TYPE_CHECKING:
     from mltrail.entities import MetricSummary, Run
-
-_VIEWS = {"active": "ACTIVE_ONLY", "deleted": "DELETED_ONLY", "all": "ALL"}
-# The stores answer at most this many runs per page; larger --max-results values page.
-_PAGE_SIZE = 1000
 
 
 @click.group()
@@ -60,13 +57,7 @@ def runs() -> None:
     show_default=True,
     help="At most this many runs.",
 )
-@click.option(
-    "--view",
-    type=click.Choice(sorted(_VIEWS)),
-    default="active",
-    show_default=True,
-    help="Which runs to list: active ones, deleted ones, or all.",
-)
+@view_option("runs")
 @output_option
 @pass_state
 def list_runs(
@@ -79,25 +70,19 @@ def list_runs(
     output_format: str,
 ) -> None:
     """List an experiment's runs with their latest metric values."""
-    from mltrail.entities import ViewType
-
     client = state.client()
     experiment_id = find_experiment(client, experiment).experiment_id
-    found: list[Run] = []
-    token: str | None = None
-    while len(found) < max_results:
-        page = client.search_runs(
+    found = read_pages(
+        lambda size, token: client.search_runs(
             [experiment_id],
             filter_string=filter_string,
-            run_view_type=ViewType[_VIEWS[view]],
-            max_results=min(_PAGE_SIZE, max_results - len(found)),
+            run_view_type=view_type(view),
+            max_results=size,
             order_by=list(order_by) or None,
             page_token=token,
-        )
-        found.extend(page)
-        token = page.token
-        if not token:
-            break
+        ),
+        limit=max_results,
+    )
     if output_format == "json":
         echo_json(found)
         return

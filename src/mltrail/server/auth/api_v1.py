@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from mltrail.errors import PermissionDenied
+from mltrail.server.auth.grant_kinds import EXPERIMENT, REGISTERED_MODEL, GrantKind
 from mltrail.server.auth.rules import access
 from mltrail.service.authorized import principal
 from mltrail.service.permissions import Level
@@ -143,17 +144,34 @@ def revoke_token(name: str, request: Request) -> Response:
     return JSONResponse({})
 
 
+def _list_grants(request: Request, kind: GrantKind, resource: str) -> Response:
+    grants = kind.listing(_state(request).permissions, principal(), resource)
+    return JSONResponse({"permissions": [_grant(g) for g in grants]})
+
+
+def _set_grant(request: Request, kind: GrantKind, resource: str, body: GrantIn) -> Response:
+    grant = kind.set(
+        _state(request).permissions,
+        principal(),
+        resource,
+        username=body.username,
+        level=Level.parse(body.permission),
+    )
+    return JSONResponse({"permission": _grant(grant)})
+
+
+def _revoke_grant(request: Request, kind: GrantKind, resource: str, username: str) -> Response:
+    kind.delete(_state(request).permissions, principal(), resource, username=username)
+    return JSONResponse({})
+
+
 @router.get(
     "/permissions/experiments/{experiment_id}",
     summary="Grants on an experiment (MANAGE)",
     openapi_extra=access("permission:manage"),
 )
 def experiment_grants(experiment_id: str, request: Request) -> Response:
-    perms = _state(request).permissions
-    key = perms.require_experiment(principal(), experiment_id, Level.MANAGE)
-    return JSONResponse(
-        {"permissions": [_grant(g) for g in perms.store.experiment_grants(experiment_id=key)]}
-    )
+    return _list_grants(request, EXPERIMENT, experiment_id)
 
 
 @router.put(
@@ -162,10 +180,7 @@ def experiment_grants(experiment_id: str, request: Request) -> Response:
     openapi_extra=access("permission:manage"),
 )
 def grant_experiment(experiment_id: str, body: GrantIn, request: Request) -> Response:
-    grant = _state(request).permissions.set_experiment_grant(
-        principal(), experiment_id, username=body.username, level=Level.parse(body.permission)
-    )
-    return JSONResponse({"permission": _grant(grant)})
+    return _set_grant(request, EXPERIMENT, experiment_id, body)
 
 
 @router.delete(
@@ -174,10 +189,7 @@ def grant_experiment(experiment_id: str, body: GrantIn, request: Request) -> Res
     openapi_extra=access("permission:manage"),
 )
 def revoke_experiment(experiment_id: str, username: str, request: Request) -> Response:
-    _state(request).permissions.delete_experiment_grant(
-        principal(), experiment_id, username=username
-    )
-    return JSONResponse({})
+    return _revoke_grant(request, EXPERIMENT, experiment_id, username)
 
 
 @router.get(
@@ -186,11 +198,7 @@ def revoke_experiment(experiment_id: str, username: str, request: Request) -> Re
     openapi_extra=access("permission:manage"),
 )
 def model_grants(name: str, request: Request) -> Response:
-    perms = _state(request).permissions
-    model_id = perms.model_id_for_manage(principal(), name)
-    return JSONResponse(
-        {"permissions": [_grant(g) for g in perms.store.registered_model_grants(model_id=model_id)]}
-    )
+    return _list_grants(request, REGISTERED_MODEL, name)
 
 
 @router.put(
@@ -199,10 +207,7 @@ def model_grants(name: str, request: Request) -> Response:
     openapi_extra=access("permission:manage"),
 )
 def grant_model(name: str, body: GrantIn, request: Request) -> Response:
-    grant = _state(request).permissions.set_registered_model_grant(
-        principal(), name, username=body.username, level=Level.parse(body.permission)
-    )
-    return JSONResponse({"permission": _grant(grant)})
+    return _set_grant(request, REGISTERED_MODEL, name, body)
 
 
 @router.delete(
@@ -211,5 +216,4 @@ def grant_model(name: str, body: GrantIn, request: Request) -> Response:
     openapi_extra=access("permission:manage"),
 )
 def revoke_model(name: str, username: str, request: Request) -> Response:
-    _state(request).permissions.delete_registered_model_grant(principal(), name, username=username)
-    return JSONResponse({})
+    return _revoke_grant(request, REGISTERED_MODEL, name, username)

@@ -12,9 +12,10 @@ from fastapi import FastAPI
 
 from mltrail.errors import InvalidParameterValue, PermissionDenied
 from mltrail.server.api.mlflow.routing import Call, MlflowRouter, mount
+from mltrail.server.auth.grant_kinds import EXPERIMENT, REGISTERED_MODEL, GrantKind
 from mltrail.service.authorized import principal
 from mltrail.service.permissions import Level, Principal
-from mltrail.store.schema_auth import GrantRecord, UserRecord
+from mltrail.store.schema_auth import UserRecord
 
 _router = MlflowRouter()
 
@@ -32,16 +33,10 @@ def _user_json(call: Call, user: UserRecord) -> dict[str, Any]:
         "username": user.username,
         "is_admin": user.is_admin,
         "experiment_permissions": [
-            {
-                "experiment_id": g.resource,
-                "user_id": g.user_id,
-                "permission": Level(g.level).mlflow_name,
-            }
-            for g in store.experiment_grants(user_id=user.id)
+            EXPERIMENT.mlflow_json(g) for g in store.experiment_grants(user_id=user.id)
         ],
         "registered_model_permissions": [
-            {"name": g.resource, "user_id": g.user_id, "permission": Level(g.level).mlflow_name}
-            for g in store.registered_model_grants(user_id=user.id)
+            REGISTERED_MODEL.mlflow_json(g) for g in store.registered_model_grants(user_id=user.id)
         ],
     }
 
@@ -102,88 +97,68 @@ def delete_user(call: Call) -> dict[str, Any]:
     return {}
 
 
-def _experiment_grant(grant: GrantRecord) -> dict[str, Any]:
-    return {
-        "experiment_permission": {
-            "experiment_id": grant.resource,
-            "user_id": grant.user_id,
-            "permission": Level(grant.level).mlflow_name,
-        }
-    }
+def _set_grant(call: Call, kind: GrantKind) -> dict[str, Any]:
+    grant = kind.set(
+        _state(call).permissions,
+        principal(),
+        call.args.required_string(kind.key),
+        username=call.args.required_string("username"),
+        level=Level.parse(call.args.required_string("permission")),
+    )
+    # MLflow answers the grant on create and nothing on update.
+    return {kind.mlflow_field: kind.mlflow_json(grant)} if call.request.method == "POST" else {}
 
 
-def _model_grant(grant: GrantRecord) -> dict[str, Any]:
-    return {
-        "registered_model_permission": {
-            "name": grant.resource,
-            "user_id": grant.user_id,
-            "permission": Level(grant.level).mlflow_name,
-        }
-    }
+def _get_grant(call: Call, kind: GrantKind) -> dict[str, Any]:
+    grant = kind.get(
+        _state(call).permissions,
+        principal(),
+        call.args.required_string(kind.key),
+        username=call.args.required_string("username"),
+    )
+    return {kind.mlflow_field: kind.mlflow_json(grant)}
+
+
+def _delete_grant(call: Call, kind: GrantKind) -> dict[str, Any]:
+    kind.delete(
+        _state(call).permissions,
+        principal(),
+        call.args.required_string(kind.key),
+        username=call.args.required_string("username"),
+    )
+    return {}
 
 
 @_router.rpc("POST", "/mlflow/experiments/permissions/create", access="permission:manage")
 @_router.rpc("PATCH", "/mlflow/experiments/permissions/update", access="permission:manage")
 def set_experiment_permission(call: Call) -> dict[str, Any]:
-    grant = _state(call).permissions.set_experiment_grant(
-        principal(),
-        call.args.required_string("experiment_id"),
-        username=call.args.required_string("username"),
-        level=Level.parse(call.args.required_string("permission")),
-    )
-    return _experiment_grant(grant) if call.request.method == "POST" else {}
+    return _set_grant(call, EXPERIMENT)
 
 
 @_router.rpc("GET", "/mlflow/experiments/permissions/get", access="permission:manage")
 def get_experiment_permission(call: Call) -> dict[str, Any]:
-    grant = _state(call).permissions.get_experiment_grant(
-        principal(),
-        call.args.required_string("experiment_id"),
-        username=call.args.required_string("username"),
-    )
-    return _experiment_grant(grant)
+    return _get_grant(call, EXPERIMENT)
 
 
 @_router.rpc("DELETE", "/mlflow/experiments/permissions/delete", access="permission:manage")
 def delete_experiment_permission(call: Call) -> dict[str, Any]:
-    _state(call).permissions.delete_experiment_grant(
-        principal(),
-        call.args.required_string("experiment_id"),
-        username=call.args.required_string("username"),
-    )
-    return {}
+    return _delete_grant(call, EXPERIMENT)
 
 
 @_router.rpc("POST", "/mlflow/registered-models/permissions/create", access="permission:manage")
 @_router.rpc("PATCH", "/mlflow/registered-models/permissions/update", access="permission:manage")
 def set_model_permission(call: Call) -> dict[str, Any]:
-    grant = _state(call).permissions.set_registered_model_grant(
-        principal(),
-        call.args.required_string("name"),
-        username=call.args.required_string("username"),
-        level=Level.parse(call.args.required_string("permission")),
-    )
-    return _model_grant(grant) if call.request.method == "POST" else {}
+    return _set_grant(call, REGISTERED_MODEL)
 
 
 @_router.rpc("GET", "/mlflow/registered-models/permissions/get", access="permission:manage")
 def get_model_permission(call: Call) -> dict[str, Any]:
-    grant = _state(call).permissions.get_registered_model_grant(
-        principal(),
-        call.args.required_string("name"),
-        username=call.args.required_string("username"),
-    )
-    return _model_grant(grant)
+    return _get_grant(call, REGISTERED_MODEL)
 
 
 @_router.rpc("DELETE", "/mlflow/registered-models/permissions/delete", access="permission:manage")
 def delete_model_permission(call: Call) -> dict[str, Any]:
-    _state(call).permissions.delete_registered_model_grant(
-        principal(),
-        call.args.required_string("name"),
-        username=call.args.required_string("username"),
-    )
-    return {}
+    return _delete_grant(call, REGISTERED_MODEL)
 
 
 def install(app: FastAPI) -> None:

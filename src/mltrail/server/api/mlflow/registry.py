@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from mltrail.model_entities import ModelVersion, RegisteredModel
 from mltrail.server.api.mlflow import codec
@@ -68,6 +68,23 @@ def _version(args: Args) -> str:
     return args.required_string("version")
 
 
+class _SearchRequest(TypedDict):
+    filter_string: str | None
+    max_results: int | None
+    order_by: list[str]
+    page_token: str | None
+
+
+def _search_request(args: Args) -> _SearchRequest:
+    """The arguments that registered-model and model-version searches share."""
+    return _SearchRequest(
+        filter_string=args.optional_string("filter"),
+        max_results=args.optional_integer("max_results"),
+        order_by=args.string_list("order_by"),
+        page_token=args.optional_string("page_token"),
+    )
+
+
 # -- registered models ---------------------------------------------------------
 @_router.rpc("POST", f"{_RM}/create", access="registered_model:create")
 def create_registered_model(call: Call) -> dict[str, Any]:
@@ -87,13 +104,7 @@ def get_registered_model(call: Call) -> dict[str, Any]:
 
 @_router.rpc(("GET", "POST"), f"{_RM}/search", access="registered_model:read")
 def search_registered_models(call: Call) -> dict[str, Any]:
-    args = call.args
-    page = _service(call).search_registered_models(
-        filter_string=args.optional_string("filter"),
-        max_results=args.optional_integer("max_results"),
-        order_by=args.string_list("order_by"),
-        page_token=args.optional_string("page_token"),
-    )
+    page = _service(call).search_registered_models(**_search_request(call.args))
     items = [encode_registered_model(m) for m in page]
     return codec.paged("registered_models", items, page.token)
 
@@ -194,13 +205,7 @@ def get_model_version(call: Call) -> dict[str, Any]:
 
 @_router.rpc(("GET", "POST"), f"{_MV}/search", access="registered_model:read")
 def search_model_versions(call: Call) -> dict[str, Any]:
-    args = call.args
-    page = _service(call).search_model_versions(
-        filter_string=args.optional_string("filter"),
-        max_results=args.optional_integer("max_results"),
-        order_by=args.string_list("order_by"),
-        page_token=args.optional_string("page_token"),
-    )
+    page = _service(call).search_model_versions(**_search_request(call.args))
     items = [encode_model_version(v) for v in page]
     return codec.paged("model_versions", items, page.token)
 
