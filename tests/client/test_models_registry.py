@@ -143,12 +143,14 @@ def test_registry_methods(tracking: str) -> None:
     experiment_id = client.create_experiment("fraud")
     run = client.create_run(experiment_id)
     v1 = client.create_model_version("Fraud", f"runs:/{run.info.run_id}/model", tags={"a": "b"})
-    v2 = client.create_model_version("Fraud", "file:///models/fraud", description="outside")
+    v2 = client.create_model_version(
+        "Fraud", "mlflow-artifacts:/models/fraud", description="outside"
+    )
     assert (v1.version, v1.run_id, dict(v1.tags)) == (1, run.info.run_id, {"a": "b"})
     assert client.get_model_version_download_uri("Fraud", 1) == (
         f"{run.info.artifact_uri.rstrip('/')}/model"
     )
-    assert client.get_model_version_download_uri("Fraud", "2") == "file:///models/fraud"
+    assert client.get_model_version_download_uri("Fraud", "2") == "mlflow-artifacts:/models/fraud"
     assert (v2.version, v2.description) == (2, "outside")
 
     client.update_model_version("Fraud", 1, description="first")
