@@ -218,3 +218,36 @@ def test_rows_stored_before_the_check_are_refused_when_used(server: Server) -> N
         _assert_refused(download, "file:///etc")
         model_page = http.get(f"/models/{model}/versions/{version}")
         assert "root:" not in model_page.text
+
+
+def test_a_dashboard_over_a_database_reads_what_in_process_clients_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mltrail ui --backend-store-uri sqlite:///x.db` after logging to that database in
+    process: the runs' files are in the database's own artifact folder, which is a root."""
+    from fastapi.testclient import TestClient
+
+    from mltrail.config import Settings
+    from mltrail.server.app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    db_uri = f"sqlite:///{tmp_path / 'x.db'}"
+    local = TrackingClient(db_uri)
+    run_id = local.create_run(local.create_experiment("local")).info.run_id
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    local.log_artifact(run_id, notes)
+    assert local.get_run(run_id).info.artifact_uri.startswith((tmp_path / "artifacts").as_uri())
+
+    app = create_app(Settings(backend_store_uri=db_uri, no_auth=True))
+    with TestClient(app) as http:
+        answer = http.get(
+            "/ui-api/artifact-preview", params={"run_id": run_id, "path": "notes.txt"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert "hello" in answer.text
+        created = http.post(
+            f"{MLFLOW}/experiments/create",
+            json={"name": "beside", "artifact_location": (tmp_path / "artifacts" / "b").as_uri()},
+        )
+        assert created.status_code == 200, created.text

@@ -64,7 +64,9 @@ def build_services(settings: Settings) -> Services:
 
     db_uri, own_artifacts, is_folder = resolve_backend(settings)
     artifacts: ArtifactService | None = None
-    roots = [settings.default_artifact_root.strip(), own_artifacts if is_folder else ""]
+    # The backend's own folder is where in-process clients of the same store put their files
+    # (`mltrail ui` over a database they logged to).
+    roots = [settings.default_artifact_root.strip(), own_artifacts]
     if settings.serve_artifacts:
         destination = settings.artifacts_destination.strip() or (
             own_artifacts if is_folder else str(Path.cwd() / DEFAULT_SERVED_ARTIFACTS_DIR)
