@@ -8,7 +8,7 @@ REST backend of the client (over HTTP), so the client's fluent API and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from mltrail.entities import (
     Experiment,
@@ -22,6 +22,10 @@ from mltrail.entities import (
     RunTag,
     ViewType,
 )
+
+# Metric points of one batch as columns per key: (steps, timestamps, values), all three of
+# the same length. The bulk-logging path carries them so, without one object per point.
+MetricColumns: TypeAlias = Mapping[str, tuple[Sequence[int], Sequence[int], Sequence[float]]]
 
 
 class TrackingAPI(Protocol):
@@ -106,6 +110,18 @@ class TrackingAPI(Protocol):
         tags: Sequence[RunTag] = (),
         idempotency_key: str | None = None,
     ) -> None: ...
+
+    def log_batch_columns(
+        self,
+        run_id: str,
+        *,
+        columns: MetricColumns,
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        idempotency_key: str | None = None,
+    ) -> None:
+        """``log_batch`` with the metrics as columns per key (same rules, same errors)."""
+        ...
 
     def delete_tag(self, run_id: str, *, key: str) -> None: ...
 

@@ -28,11 +28,16 @@ MAX_PARAMS_TAGS_PER_BATCH = 100
 _TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests, StorageFull)
 
 
+# Metric points per key as (steps, timestamps, values): what the sender builds from the
+# queue and sends, with no object per point.
+Columns = dict[str, tuple[Sequence[int], Sequence[int], Sequence[float]]]
+
+
 @dataclass
 class Pending:
     """Values of one run taken from the queue, to be sent together."""
 
-    metrics: list[Metric] = field(default_factory=list)
+    columns: Columns = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     # Each request cut from this batch gets ``<key>-p<n>`` or ``<key>-m``: the exit path can
@@ -77,37 +82,51 @@ def send_batch(
     )
 
 
+def send_columns(backend: TrackingAPI, run_id: str, *, columns: Columns) -> None:
+    """One ``log_batch_columns`` call with a fresh idempotency key (see :func:`send_batch`)."""
+    backend.log_batch_columns(run_id, columns=columns, idempotency_key=uuid.uuid4().hex)
+
+
+def point_count(columns: Columns) -> int:
+    return sum(len(col[2]) for col in columns.values())
+
+
+def to_metrics(columns: Columns) -> list[Metric]:
+    """The points as ``Metric`` objects, key by key (for the spool, which stores points)."""
+    out: list[Metric] = []
+    for key, (steps, stamps, values) in columns.items():
+        out.extend(map(Metric, [key] * len(values), values, stamps, steps))
+    return out
+
+
 def requests(
     batch: Pending,
-) -> list[tuple[str, list[Metric], list[Param], list[RunTag]]]:
+) -> list[tuple[str, Columns, list[Param], list[RunTag]]]:
     """The requests a batch is sent as, each with its own key derived from the batch's."""
     params = [Param(k, v) for k, v in batch.params.items()]
     tags = [RunTag(k, v) for k, v in batch.tags.items()]
     size = MAX_PARAMS_TAGS_PER_BATCH
-    out: list[tuple[str, list[Metric], list[Param], list[RunTag]]] = []
+    out: list[tuple[str, Columns, list[Param], list[RunTag]]] = []
     for n, start in enumerate(range(0, max(len(params), len(tags)), size)):
         out.append(
-            (f"{batch.key}-p{n}", [], params[start : start + size], tags[start : start + size])
+            (f"{batch.key}-p{n}", {}, params[start : start + size], tags[start : start + size])
         )
-    if batch.metrics:
-        out.append((f"{batch.key}-m", batch.metrics, [], []))
+    if batch.columns:
+        out.append((f"{batch.key}-m", batch.columns, [], []))
     return out
 
 
-def splittable(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> bool:
+def splittable(columns: Columns, params: Sequence[Param], tags: Sequence[RunTag]) -> bool:
     """Whether a refused request can be resent in pieces to find the value at fault."""
-    if metrics:
-        return len({m.key for m in metrics}) > 1
+    if columns:
+        return len(columns) > 1
     return len(params) + len(tags) > 1
 
 
 def pieces(
-    metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+    columns: Columns, params: Sequence[Param], tags: Sequence[RunTag]
 ) -> list[dict[str, Any]]:
     """A refused request cut into pieces: metrics key by key, params and tags one by one."""
-    if metrics:
-        by_key: dict[str, list[Metric]] = {}
-        for m in metrics:
-            by_key.setdefault(m.key, []).append(m)
-        return [{"metrics": group} for group in by_key.values()]
+    if columns:
+        return [{"columns": {key: col}} for key, col in columns.items()]
     return [{"params": [p]} for p in params] + [{"tags": [t]} for t in tags]

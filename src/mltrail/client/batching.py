@@ -29,23 +29,28 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from mltrail.client.batch_exit import flush_at_exit
 from mltrail.client.batch_requests import (
+    Columns,
     Pending,
     is_offline,
     is_transient,
     pieces,
+    point_count,
     requests,
     send_batch,
+    send_columns,
     splittable,
     spool_uri,
+    to_metrics,
 )
 from mltrail.client.batch_stats import RunStats, StatsBook
 from mltrail.client.leftover_replay import LeftoverReplayer
 from mltrail.client.spool_handoff import SpoolHandoff
-from mltrail.entities import Metric, Param, RunTag
+from mltrail.entities import Param, RunTag
 from mltrail.errors import MltrailError, TemporarilyUnavailable
 from mltrail.tracking_api import TrackingAPI
 
@@ -170,9 +175,9 @@ class BatchQueue:
     def _drain_once(self) -> None:
         pending: dict[tuple[int, str], tuple[TrackingAPI, Pending]] = {}
         markers: list[threading.Event] = []
-        # Building up to 10,000 Metric objects: pausing the cyclic GC meanwhile halves the
-        # cost (each young-generation pass would also rescan the queue's pending tuples).
-        # Only a pause started here is ended here.
+        # Taking up to 10,000 items when they are not one run's metrics builds columns point
+        # by point: pausing the cyclic GC meanwhile spares young-generation passes that would
+        # rescan the queue's pending tuples. Only a pause started here is ended here.
         paused = gc.isenabled()
         if paused:
             gc.disable()
@@ -198,39 +203,55 @@ class BatchQueue:
         markers: list[threading.Event],
     ) -> int:
         """Move up to ``batch_max_points`` queued items into ``pending``; returns the count."""
-        count = 0
         items = self._items
-        while count < self.batch_max_points and not self._closed:
-            try:
-                item = items.popleft()
-            except IndexError:
-                break
+        n = min(len(items), self.batch_max_points)
+        if n == 0 or self._closed:
+            return 0
+        # Only this thread pops (until exit closes the queue), so n items are there.
+        popleft = items.popleft
+        got = [popleft() for _ in range(n)]
+        if set(map(_KIND, got)) == _ONLY_METRICS:
+            # The usual case, columns built at C speed: one run's metrics, nothing else.
+            _, backends, run_ids, keys, values, stamps, steps = zip(*got, strict=True)
+            if run_ids.count(run_ids[0]) == n and backends.count(backends[0]) == n:
+                batch = Pending(columns=_columns_of(keys, steps, stamps, values))
+                pending[(id(backends[0]), run_ids[0])] = (backends[0], batch)
+                return n
+        building: dict[tuple[int, str], _Building] = {}
+        count = 0
+        for item in got:
             kind = item[0]
             if kind == _MARKER:
                 markers.append(item[1])
+                count += 1
                 break
             backend, run_id, key, value = item[1], item[2], item[3], item[4]
             slot = pending.get((id(backend), run_id))
             if slot is None:
                 slot = pending[(id(backend), run_id)] = (backend, Pending())
+                building[(id(backend), run_id)] = {}
             batch = slot[1]
             if kind == METRIC:
-                batch.metrics.append(Metric(key, value, item[5], item[6]))
+                _add_point(building[(id(backend), run_id)], item)
             elif kind == PARAM:
                 if batch.params.get(key, value) != value:
                     # Send the first value first, so the second one meets it and fails
                     # the way a synchronous call would.
-                    items.appendleft(item)
                     break
                 batch.params[key] = value
             else:
                 batch.tags[key] = value
             count += 1
+        if count < n:
+            # Back to the front, in order: the rest waits for the next round.
+            items.extendleft(reversed(got[count:]))
+        for slot_key, cols in building.items():
+            pending[slot_key][1].columns.update(cols)
         return count
 
     def _send_pending(self, backend: TrackingAPI, run_id: str, batch: Pending) -> None:
-        for key, metrics, params, tags in requests(batch):
-            self._send(backend, run_id, key=key, metrics=metrics, params=params, tags=tags)
+        for key, columns, params, tags in requests(batch):
+            self._send(backend, run_id, key=key, columns=columns, params=params, tags=tags)
 
     def _send(
         self,
@@ -238,42 +259,48 @@ class BatchQueue:
         run_id: str,
         *,
         key: str,
-        metrics: Sequence[Metric],
+        columns: Columns,
         params: Sequence[Param],
         tags: Sequence[RunTag],
     ) -> None:
         uri = spool_uri(backend)
         if uri is not None and uri in self.spools.down:
             # The server is down: do not spend a retry budget per batch, spool at once.
-            self.spools.spool(backend, run_id, key=key, metrics=metrics, params=params, tags=tags)
+            self.spools.spool(
+                backend, run_id, key=key, metrics=to_metrics(columns), params=params, tags=tags
+            )
             return
         stats = self._stats.of(run_id)
-        stats.sent += len(metrics)
+        points = point_count(columns)
+        stats.sent += points
         try:
-            backend.log_batch(
-                run_id, metrics=metrics, params=params, tags=tags, idempotency_key=key
+            backend.log_batch_columns(
+                run_id, columns=columns, params=params, tags=tags, idempotency_key=key
             )
             if is_offline(backend):
-                stats.spooled += len(metrics)
+                stats.spooled += points
             else:
-                stats.acknowledged += len(metrics)
+                stats.acknowledged += points
                 if uri is not None and not self.leftovers.is_checked(uri):
                     self.leftovers.start(backend, uri)
         except MltrailError as exc:
             if is_transient(exc) and uri is not None:
                 self.spools.mark_down(uri, exc)
                 self.spools.spool(
-                    backend, run_id, key=key, metrics=metrics, params=params, tags=tags
+                    backend, run_id, key=key, metrics=to_metrics(columns), params=params, tags=tags
                 )
                 return
-            if is_transient(exc) or not splittable(metrics, params, tags):
+            if is_transient(exc) or not splittable(columns, params, tags):
                 self._keep(run_id, exc)
                 return
             # Find the culprit: resend piece by piece, keeping each piece's own error.
-            for piece in pieces(metrics, params, tags):
+            for piece in pieces(columns, params, tags):
                 try:
-                    send_batch(backend, run_id, **piece)
-                    stats.acknowledged += len(piece.get("metrics", ()))
+                    if "columns" in piece:
+                        send_columns(backend, run_id, columns=piece["columns"])
+                        stats.acknowledged += point_count(piece["columns"])
+                    else:
+                        send_batch(backend, run_id, **piece)
                 except BaseException as piece_exc:
                     self._keep(run_id, piece_exc)
         except BaseException as exc:
@@ -290,6 +317,7 @@ class BatchQueue:
         for backend, run_id, batch in list(self._inflight):
             count += self._spool_pending(backend, run_id, batch)
         leftovers: dict[tuple[int, str], tuple[TrackingAPI, Pending]] = {}
+        building: dict[tuple[int, str], _Building] = {}
         while True:
             try:
                 item = self._items.popleft()
@@ -302,11 +330,13 @@ class BatchQueue:
             backend, run_id, key, value = item[1], item[2], item[3], item[4]
             slot = leftovers.setdefault((id(backend), run_id), (backend, Pending()))
             if kind == METRIC:
-                slot[1].metrics.append(Metric(key, value, item[5], item[6]))
+                _add_point(building.setdefault((id(backend), run_id), {}), item)
             elif kind == PARAM:
                 slot[1].params.setdefault(key, value)
             else:
                 slot[1].tags[key] = value
+        for slot_key, cols in building.items():
+            leftovers[slot_key][1].columns.update(cols)
         for (_, run_id), (backend, batch) in leftovers.items():
             count += self._spool_pending(backend, run_id, batch)
         return count
@@ -315,13 +345,55 @@ class BatchQueue:
         if spool_uri(backend) is None:
             return 0
         before = self._stats.of(run_id).spooled
-        for key, metrics, params, tags in requests(batch):
-            self.spools.spool(backend, run_id, key=key, metrics=metrics, params=params, tags=tags)
+        for key, columns, params, tags in requests(batch):
+            self.spools.spool(
+                backend, run_id, key=key, metrics=to_metrics(columns), params=params, tags=tags
+            )
         return self._stats.of(run_id).spooled - before
 
     def _keep(self, run_id: str, exc: BaseException) -> None:
         with self._errors_lock:
             self._errors.append((run_id, exc))
+
+
+# Per run while taking items: key -> (steps, timestamps, values) being filled.
+_Building = dict[str, tuple[list[int], list[int], list[float]]]
+_KIND = itemgetter(0)
+_ONLY_METRICS = {METRIC}
+
+
+def _add_point(building: _Building, item: tuple[Any, ...]) -> None:
+    col = building.get(item[3])
+    if col is None:
+        col = building[item[3]] = ([], [], [])
+    col[0].append(item[6])
+    col[1].append(item[5])
+    col[2].append(item[4])
+
+
+def _columns_of(
+    keys: tuple[str, ...],
+    steps: tuple[int, ...],
+    stamps: tuple[int, ...],
+    values: tuple[float, ...],
+) -> Columns:
+    """Points grouped by key, each key's points in queue order."""
+    period = len(set(keys))
+    if keys[period:] == keys[:-period]:
+        # The keys repeat in a fixed cycle (a loop logging the same metrics at every step):
+        # each key's column is a strided slice, no per-point work.
+        return {
+            keys[j]: (steps[j::period], stamps[j::period], values[j::period]) for j in range(period)
+        }
+    building: _Building = {}
+    for key, step, stamp, value in zip(keys, steps, stamps, values, strict=True):
+        col = building.get(key)
+        if col is None:
+            col = building[key] = ([], [], [])
+        col[0].append(step)
+        col[1].append(stamp)
+        col[2].append(value)
+    return dict(building)
 
 
 _queue: BatchQueue | None = None

@@ -6,7 +6,7 @@ Non-finite floats travel as the strings "NaN", "Infinity" and "-Infinity".
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mltrail.entities import Experiment, Metric, MetricSummary, Param, Run, RunData, RunInfo, RunTag
@@ -22,7 +22,7 @@ def float_out(value: float) -> float | str:
     return "Infinity" if value > 0 else "-Infinity"
 
 
-def floats_out(values: list[float]) -> list[Any]:
+def floats_out(values: Sequence[float]) -> Sequence[Any]:
     try:
         total = math.fsum(values)
     except (OverflowError, ValueError):
@@ -100,7 +100,7 @@ def history_in(d: dict[str, Any]) -> list[Metric]:
     return list(map(Metric, [key] * len(values), values, d["timestamps"], d["steps"]))
 
 
-def metric_columns(metrics: Sequence[Metric]) -> dict[str, dict[str, list[Any]]]:
+def metric_columns(metrics: Sequence[Metric]) -> dict[str, dict[str, Sequence[Any]]]:
     """Points grouped by key as columns (the batch route's fast shape), in the given order."""
     columns: dict[str, tuple[list[int], list[int], list[float]]] = {}
     for m in metrics:
@@ -110,6 +110,16 @@ def metric_columns(metrics: Sequence[Metric]) -> dict[str, dict[str, list[Any]]]
         col[0].append(m.step)
         col[1].append(m.timestamp)
         col[2].append(m.value)
+    return {
+        key: {"steps": steps, "timestamps": stamps, "values": floats_out(values)}
+        for key, (steps, stamps, values) in columns.items()
+    }
+
+
+def columns_out(
+    columns: Mapping[str, tuple[Sequence[int], Sequence[int], Sequence[float]]],
+) -> dict[str, dict[str, Sequence[Any]]]:
+    """Columns per key in the batch route's shape (tuples and lists alike encode as arrays)."""
     return {
         key: {"steps": steps, "timestamps": stamps, "values": floats_out(values)}
         for key, (steps, stamps, values) in columns.items()

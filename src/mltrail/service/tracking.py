@@ -26,8 +26,10 @@ from mltrail.entities import (
 )
 from mltrail.errors import InvalidParameterValue
 from mltrail.service import validation as v
+from mltrail.service.metric_columns import count_points, validate_columns
 from mltrail.service.names import generate_run_name
 from mltrail.store.protocols import TrackingStore
+from mltrail.tracking_api import MetricColumns
 
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
@@ -239,6 +241,39 @@ class TrackingService:
         self.store.write_batch(
             _run_ref(run_id),
             metrics=metrics,
+            params=params,
+            tags=tags,
+            idempotency_key=idempotency_key,
+        )
+
+    def log_batch_columns(
+        self,
+        run_id: str,
+        *,
+        columns: MetricColumns,
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        idempotency_key: str | None = None,
+    ) -> None:
+        """``log_batch`` with the metrics as columns per key: the same rules and errors,
+        checked and packed column by column instead of point by point."""
+        total = count_points(columns)
+        if total > self.limits.max_metrics:
+            limit = self.limits.max_metrics
+            raise InvalidParameterValue(
+                f"A batch logging request can contain at most {limit} metrics. Got {total} "
+                "metrics. Please split up metrics across multiple requests and try again."
+            )
+        v.validate_batch(metrics=(), params=params, tags=tags, limits=self.limits)
+        arrays = validate_columns(columns)
+        if idempotency_key is not None:
+            _check_length(idempotency_key, what="idempotency_key", limit=128, allow_empty=False)
+        if not (total or params or tags):
+            self.store.get_run(_run_ref(run_id))  # still report a missing run
+            return
+        self.store.write_batch_columns(
+            _run_ref(run_id),
+            columns={k: a for k, a in arrays.items() if len(a[2])},
             params=params,
             tags=tags,
             idempotency_key=idempotency_key,

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from mltrail.entities import (
     Experiment,
     Metric,
@@ -23,6 +26,9 @@ from mltrail.entities import (
     RunTag,
     ViewType,
 )
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 class TrackingStore(Protocol):
@@ -119,6 +125,18 @@ class TrackingStore(Protocol):
         idempotency_key: str | None,
     ) -> None:
         """Apply the whole batch in one transaction (all or nothing, applied once per key)."""
+        ...
+
+    def write_batch_columns(
+        self,
+        run_id: str,
+        *,
+        columns: Mapping[str, tuple[IntArray, IntArray, FloatArray]],
+        params: Sequence[Param],
+        tags: Sequence[RunTag],
+        idempotency_key: str | None,
+    ) -> None:
+        """``write_batch`` with validated metrics as packed (steps, timestamps, values)."""
         ...
 
     def delete_tag(self, run_id: str, *, key: str) -> None: ...

@@ -26,7 +26,7 @@ from mltrail.service.permissions import (
     parse_experiment_key,
     run_not_found,
 )
-from mltrail.tracking_api import TrackingAPI
+from mltrail.tracking_api import MetricColumns, TrackingAPI
 
 
 class AuthorizedTracking:
@@ -232,6 +232,20 @@ class AuthorizedTracking:
         self._run(run_id, Level.EDIT)
         self.inner.log_batch(
             run_id, metrics=metrics, params=params, tags=tags, idempotency_key=idempotency_key
+        )
+
+    def log_batch_columns(
+        self,
+        run_id: str,
+        *,
+        columns: MetricColumns,
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        idempotency_key: str | None = None,
+    ) -> None:
+        self._run(run_id, Level.EDIT)
+        self.inner.log_batch_columns(
+            run_id, columns=columns, params=params, tags=tags, idempotency_key=idempotency_key
         )
 
     def delete_tag(self, run_id: str, *, key: str) -> None:

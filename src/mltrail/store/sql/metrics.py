@@ -82,8 +82,21 @@ class Series:
 
 
 def sorted_series(steps: IntArray, timestamps: IntArray, values: FloatArray) -> Series:
+    if _in_order(steps, timestamps):
+        # The usual batch: a training loop logs steps in order; no sort, no copies.
+        return Series(steps, timestamps, values)
     order = np.lexsort((timestamps, steps))
     return Series(steps[order], timestamps[order], values[order])
+
+
+def _in_order(steps: IntArray, timestamps: IntArray) -> bool:
+    """Whether the points are already sorted by step, then timestamp (a linear check)."""
+    if steps.shape[0] < 2:
+        return True
+    step_up = np.diff(steps)
+    if (step_up > 0).all():
+        return True
+    return bool(((step_up > 0) | ((step_up == 0) & (np.diff(timestamps) >= 0))).all())
 
 
 def series_by_key(metrics: Sequence[Metric]) -> dict[str, Series]:
@@ -259,7 +272,13 @@ def append_metrics(conn: Connection, run_id: str, metrics: Sequence[Metric]) -> 
     """Append a batch to its series and update the summaries (inside the caller's transaction)."""
     if not metrics:
         return
-    groups = series_by_key(metrics)
+    append_series(conn, run_id, series_by_key(metrics))
+
+
+def append_series(conn: Connection, run_id: str, groups: dict[str, Series]) -> None:
+    """Append sorted series per key and update the summaries (in the caller's transaction)."""
+    if not groups:
+        return
     existing = _load_summaries(conn, run_id, list(groups), for_update=True)
     chunk_rows: list[dict[str, Any]] = []
     new_summaries: dict[str, _Summary] = {}

@@ -28,6 +28,7 @@ from mltrail.store.sql import experiments as exps
 from mltrail.store.sql import idempotency, metrics, search
 from mltrail.store.sql import runs as runs_mod
 from mltrail.store.sql.engine import read_connection, run_write
+from mltrail.store.sql.metrics import FloatArray, IntArray
 
 
 def _now_ms() -> int:
@@ -238,6 +239,34 @@ class SqlTrackingStore:
             runs_mod.insert_params(conn, run_id, param_values)
             runs_mod.upsert_tags(conn, run_id, tag_values)
             _append_metrics(conn, run_id, metrics)
+
+        run_write(self.engine, work)
+
+    def write_batch_columns(
+        self,
+        run_id: str,
+        *,
+        columns: Mapping[str, tuple[IntArray, IntArray, FloatArray]],
+        params: Sequence[Param],
+        tags: Sequence[RunTag],
+        idempotency_key: str | None,
+    ) -> None:
+        param_values = _unique_params(params)
+        tag_values = {t.key: t.value for t in tags}
+        groups = {
+            key: metrics.sorted_series(steps, stamps, values)
+            for key, (steps, stamps, values) in columns.items()
+        }
+
+        def work(conn: Connection) -> None:
+            runs_mod.require_active(conn, run_id)
+            if idempotency_key is not None and not idempotency.claim(
+                conn, idempotency_key, kind="log_batch", now=_now_ms()
+            ):
+                return
+            runs_mod.insert_params(conn, run_id, param_values)
+            runs_mod.upsert_tags(conn, run_id, tag_values)
+            metrics.append_series(conn, run_id, groups)
 
         run_write(self.engine, work)
 

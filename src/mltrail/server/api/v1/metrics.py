@@ -42,18 +42,27 @@ async def log_batch(
 
     def work() -> ParsedBatch:
         batch = parse_batch(raw, header_key=idempotency_key)
-        tracking.log_batch(
-            run_id,
-            metrics=batch.metrics,
-            params=batch.params,
-            tags=batch.tags,
-            idempotency_key=batch.idempotency_key,
-        )
+        if batch.columns is not None:
+            tracking.log_batch_columns(
+                run_id,
+                columns=batch.columns,
+                params=batch.params,
+                tags=batch.tags,
+                idempotency_key=batch.idempotency_key,
+            )
+        else:
+            tracking.log_batch(
+                run_id,
+                metrics=batch.metrics,
+                params=batch.params,
+                tags=batch.tags,
+                idempotency_key=batch.idempotency_key,
+            )
         return batch
 
     batch = await run_in_threadpool(work)
     return JSONAnswer(
-        {"points": len(batch.metrics), "params": len(batch.params), "tags": len(batch.tags)}
+        {"points": batch.points, "params": len(batch.params), "tags": len(batch.tags)}
     )
 
 
