@@ -52,3 +52,16 @@ def test_irregular_keys_runs_params_and_tags(store_dir: Path) -> None:
     assert stored.data.tags["t"] == "25000"
     total = sum(len(p) for (rid, _), p in expected.items() if rid == run.info.run_id)
     assert run_stats(run.info.run_id).acknowledged == total
+
+
+def test_accepted_counts_every_point_while_the_sender_drains(store_dir: Path) -> None:
+    with mltrail.start_run() as run:
+        seen = []
+        for i in range(40_000):
+            mltrail.log_metric("m", 1.0, step=i)
+            if i % 4000 == 3999:
+                # Some points are still queued, some taken by the sender: each counted once.
+                seen.append(run_stats(run.info.run_id).accepted)
+        mltrail.flush()
+    assert seen == list(range(4000, 40_001, 4000))
+    assert run_stats(run.info.run_id).acknowledged == 40_000

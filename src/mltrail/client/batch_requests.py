@@ -8,7 +8,7 @@ a batch spooled while in flight is spooled under the very keys the sender is usi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +87,7 @@ def send_columns(backend: TrackingAPI, run_id: str, *, columns: Columns) -> None
     backend.log_batch_columns(run_id, columns=columns, idempotency_key=uuid.uuid4().hex)
 
 
-def point_count(columns: Columns) -> int:
+def point_count(columns: Mapping[str, tuple[Sequence[int], Sequence[int], Sequence[float]]]) -> int:
     return sum(len(col[2]) for col in columns.values())
 
 

@@ -80,6 +80,9 @@ class BatchQueue:
         self._errors_lock = threading.Lock()
         self._atexit_registered = False
         self._stats = StatsBook()
+        # Held while items leave the queue and are counted, so stats() sees each point
+        # either still queued or counted, never both or neither.
+        self._counting = threading.Lock()
         self._inflight: list[tuple[TrackingAPI, str, Pending]] = []
         self._closed = False
         self.spools = SpoolHandoff(stats=self._stats, keep=self._keep, closed=self._is_closed)
@@ -91,8 +94,8 @@ class BatchQueue:
     # -- producer side -----------------------------------------------------
     def put(self, item: tuple[Any, ...]) -> None:
         """Queue ``(kind, backend, run_id, key, value[, timestamp, step])``."""
-        if item[0] == METRIC:
-            self._stats.of(item[2]).accepted += 1
+        # Not counted here (the loop's hot path): points are counted as accepted when they
+        # leave the queue, and stats() adds those still queued (see _counting).
         self._items.append(item)
         if self._thread is None:
             self.ensure_started()
@@ -147,13 +150,28 @@ class BatchQueue:
 
     def reset(self) -> None:
         """Drop queued items and kept errors (after fork, and between tests)."""
-        self._items.clear()
+        with self._counting:
+            for run_id, count in _metrics_per_run(self._snapshot()).items():
+                self._stats.of(run_id).accepted += count
+            self._items.clear()
         with self._errors_lock:
             self._errors.clear()
 
     def stats(self, run_id: str) -> RunStats:
         """A copy of the counters of ``run_id`` (zeros for a run this process never logged)."""
-        return self._stats.copy(run_id)
+        with self._counting:
+            queued = _metrics_per_run(self._snapshot()).get(run_id, 0)
+            stats = self._stats.copy(run_id)
+        stats.accepted += queued
+        return stats
+
+    def _snapshot(self) -> list[tuple[Any, ...]]:
+        """The queued items now (producers may append meanwhile: copy again then)."""
+        while True:
+            try:
+                return list(self._items.copy())
+            except RuntimeError:  # mutated during the copy
+                continue
 
     # -- sender side -------------------------------------------------------
     def _run(self) -> None:
@@ -203,6 +221,14 @@ class BatchQueue:
         markers: list[threading.Event],
     ) -> int:
         """Move up to ``batch_max_points`` queued items into ``pending``; returns the count."""
+        with self._counting:
+            return self._take_counted(pending, markers)
+
+    def _take_counted(
+        self,
+        pending: dict[tuple[int, str], tuple[TrackingAPI, Pending]],
+        markers: list[threading.Event],
+    ) -> int:
         items = self._items
         n = min(len(items), self.batch_max_points)
         if n == 0 or self._closed:
@@ -216,6 +242,7 @@ class BatchQueue:
             if run_ids.count(run_ids[0]) == n and backends.count(backends[0]) == n:
                 batch = Pending(columns=_columns_of(keys, steps, stamps, values))
                 pending[(id(backends[0]), run_ids[0])] = (backends[0], batch)
+                self._stats.of(run_ids[0]).accepted += n
                 return n
         building: dict[tuple[int, str], _Building] = {}
         count = 0
@@ -247,6 +274,7 @@ class BatchQueue:
             items.extendleft(reversed(got[count:]))
         for slot_key, cols in building.items():
             pending[slot_key][1].columns.update(cols)
+            self._stats.of(slot_key[1]).accepted += point_count(cols)
         return count
 
     def _send_pending(self, backend: TrackingAPI, run_id: str, batch: Pending) -> None:
@@ -318,25 +346,27 @@ class BatchQueue:
             count += self._spool_pending(backend, run_id, batch)
         leftovers: dict[tuple[int, str], tuple[TrackingAPI, Pending]] = {}
         building: dict[tuple[int, str], _Building] = {}
-        while True:
-            try:
-                item = self._items.popleft()
-            except IndexError:
-                break
-            kind = item[0]
-            if kind == _MARKER:
-                item[1].set()
-                continue
-            backend, run_id, key, value = item[1], item[2], item[3], item[4]
-            slot = leftovers.setdefault((id(backend), run_id), (backend, Pending()))
-            if kind == METRIC:
-                _add_point(building.setdefault((id(backend), run_id), {}), item)
-            elif kind == PARAM:
-                slot[1].params.setdefault(key, value)
-            else:
-                slot[1].tags[key] = value
-        for slot_key, cols in building.items():
-            leftovers[slot_key][1].columns.update(cols)
+        with self._counting:
+            while True:
+                try:
+                    item = self._items.popleft()
+                except IndexError:
+                    break
+                kind = item[0]
+                if kind == _MARKER:
+                    item[1].set()
+                    continue
+                backend, run_id, key, value = item[1], item[2], item[3], item[4]
+                slot = leftovers.setdefault((id(backend), run_id), (backend, Pending()))
+                if kind == METRIC:
+                    _add_point(building.setdefault((id(backend), run_id), {}), item)
+                elif kind == PARAM:
+                    slot[1].params.setdefault(key, value)
+                else:
+                    slot[1].tags[key] = value
+            for slot_key, cols in building.items():
+                leftovers[slot_key][1].columns.update(cols)
+                self._stats.of(slot_key[1]).accepted += point_count(cols)
         for (_, run_id), (backend, batch) in leftovers.items():
             count += self._spool_pending(backend, run_id, batch)
         return count
@@ -360,6 +390,14 @@ class BatchQueue:
 _Building = dict[str, tuple[list[int], list[int], list[float]]]
 _KIND = itemgetter(0)
 _ONLY_METRICS = {METRIC}
+
+
+def _metrics_per_run(items: list[tuple[Any, ...]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        if item[0] == METRIC:
+            counts[item[2]] = counts.get(item[2], 0) + 1
+    return counts
 
 
 def _add_point(building: _Building, item: tuple[Any, ...]) -> None:
