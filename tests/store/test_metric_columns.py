@@ -116,3 +116,11 @@ def test_numbers_of_other_types_are_stored_as_plain_numbers(
     columns: Any = {"m": ([np.int64(1), 2], [np.int32(7), 8], [np.float32(0.5), 1])}
     service.log_batch_columns(run_id, columns=columns)
     assert _history(service, run_id, "m") == [(1, 7, "0.5"), (2, 8, "1.0")]
+
+
+def test_an_integer_beyond_the_float_range_is_refused(
+    service: TrackingService, run_id: str
+) -> None:
+    with pytest.raises(InvalidParameterValue, match="out of the floating-point range"):
+        service.log_batch_columns(run_id, columns={"m": ([0, 1], [1, 1], [1.0, 10**400])})
+    assert service.get_metric_summaries(run_id) == []

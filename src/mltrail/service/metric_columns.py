@@ -71,11 +71,12 @@ def _packed(
     try:
         step_arr = np.array(steps, dtype=np.int64)
         stamp_arr = np.array(stamps, dtype=np.int64)
+        value_arr = np.array(values, dtype=np.float64)
     except OverflowError:
         return None
     if stamp_arr.size and int(stamp_arr.min()) < 0:
         return None
-    return step_arr, stamp_arr, np.array(values, dtype=np.float64)
+    return step_arr, stamp_arr, value_arr
 
 
 def _packed_point_by_point(
@@ -84,6 +85,13 @@ def _packed_point_by_point(
     metrics = list(map(Metric, [key] * len(values), values, stamps, steps))
     v.validate_metrics(metrics)  # raises the error of the first bad point
     # Valid after all (numpy scalars, int subclasses): plain numbers from here on.
+    for x in values:
+        try:
+            float(x)
+        except OverflowError:
+            raise InvalidParameterValue(
+                f"Got invalid value {x!r} for metric '{key}': out of the floating-point range."
+            ) from None
     return (
         np.array([int(s) for s in steps], dtype=np.int64),
         np.array([int(t) for t in stamps], dtype=np.int64),
