@@ -108,6 +108,29 @@ def test_batch_accepts_point_list_and_header_idempotency_key(live_server: LiveSe
         assert history["steps"] == [0, 1]
 
 
+def test_integer_values_beyond_the_double_range_are_400(live_server: LiveServer) -> None:
+    huge = "1" + "0" * 400  # valid JSON, but no double can hold it
+    with httpx.Client(base_url=live_server.url) as http:
+        run_id = http.post(f"{V1}/runs", json={"experiment_id": "0"}).json()["run"]["info"][
+            "run_id"
+        ]
+        point = f'{{"key": "m", "value": {huge}, "timestamp": 1, "step": 0}}'
+        bodies = {
+            f"{V1}/runs/{run_id}/batch": f'{{"metrics": [{point}]}}',
+            "/api/2.0/mlflow/runs/log-batch": f'{{"run_id": "{run_id}", "metrics": [{point}]}}',
+            "/api/2.0/mlflow/runs/log-metric": (
+                f'{{"run_id": "{run_id}", "key": "m", "value": {huge}, "timestamp": 1}}'
+            ),
+        }
+        for path, body in bodies.items():
+            answer = http.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert answer.status_code == 400, (path, answer.text)
+            assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        history = http.get(f"{V1}/runs/{run_id}/metrics/history", params={"key": "m"}).json()
+        assert history.get("steps", []) == []
+    assert "Traceback" not in live_server.log()
+
+
 def test_body_limit_content_length_and_chunked(server_factory) -> None:  # type: ignore[no-untyped-def]
     server = server_factory(env={"MLTRAIL_MAX_REQUEST_BYTES": "20000"})
     url = f"{server.url}{V1}/experiments"

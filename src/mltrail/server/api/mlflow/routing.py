@@ -179,7 +179,10 @@ class Args:
         if isinstance(value, bool):
             raise _invalid(self._name(name), value, "a number")
         if isinstance(value, (int, float)):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer literal beyond the double range
+                raise _invalid(self._name(name), value, "a number in the double range") from None
         if isinstance(value, str):
             special = _NON_FINITE.get(value.strip().lower())
             if special is not None:

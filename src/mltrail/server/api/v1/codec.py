@@ -42,7 +42,12 @@ def float_in(value: Any, *, field: str) -> float:
     if type(value) is float:
         return value
     if type(value) is int:
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise InvalidParameterValue(
+                f"Invalid value for '{field}': {value} is beyond the floating-point range"
+            ) from None
     if isinstance(value, str) and value in _NONFINITE_IN:
         return _NONFINITE_IN[value]
     raise InvalidParameterValue(
