@@ -41,3 +41,21 @@ def test_sqlite_pragmas(sqlite_uri: str) -> None:
 def test_unreachable_database_is_temporarily_unavailable() -> None:
     with pytest.raises(TemporarilyUnavailable):
         open_store("postgresql://postgres@127.0.0.1:1/none", default_artifact_root="/tmp/a")
+
+
+@pytest.mark.mysql
+def test_lost_savepoint_on_mysql_is_retried(mysql_uri: str) -> None:
+    # After a deadlock inside a savepoint InnoDB has rolled the whole transaction back, and
+    # the ROLLBACK TO SAVEPOINT that follows fails with 1305; the write must be retried.
+    from sqlalchemy.exc import DBAPIError
+
+    from mltrail.store.sql.engine import is_transient
+
+    engine = create_engine_for(mysql_uri)
+    try:
+        with engine.connect() as conn, conn.begin(), pytest.raises(DBAPIError) as lost:
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT never_made")
+        assert "1305" in str(lost.value.orig.args[0])
+        assert is_transient(lost.value)
+    finally:
+        engine.dispose()

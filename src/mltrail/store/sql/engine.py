@@ -44,8 +44,10 @@ _TRANSIENT_MARKERS = (
     "serialization failure",
 )
 # PostgreSQL SQLSTATEs (serialization failure, deadlock) and MySQL error numbers
-# (lock wait timeout, deadlock).
-_TRANSIENT_CODES = {"40001", "40P01", "1205", "1213"}
+# (lock wait timeout, deadlock, and "SAVEPOINT does not exist": InnoDB rolls the whole
+# transaction back on a deadlock inside a savepoint, so the ROLLBACK TO SAVEPOINT that
+# follows fails with 1305 instead of the deadlock's own code).
+_TRANSIENT_CODES = {"40001", "40P01", "1205", "1213", "1305"}
 # Messages of errors that mean "the database cannot be reached".
 _UNREACHABLE_MARKERS = (
     "connection refused",
