@@ -83,7 +83,7 @@ def test_log_text_and_dict(store_dir: Path, tmp_path: Path) -> None:
 
 
 def test_log_image_numpy(store_dir: Path, tmp_path: Path) -> None:
-    np = pytest.importorskip("numpy")
+    import numpy as np
     from PIL import Image
 
     rgb = np.zeros((4, 6, 3), dtype=np.uint8)
@@ -115,7 +115,8 @@ def test_log_image_pil(store_dir: Path, tmp_path: Path) -> None:
 
 
 def test_log_image_rejects_bad_input(store_dir: Path) -> None:
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     with mltrail.start_run():
         with pytest.raises(InvalidParameterValue, match="shape"):
             mltrail.log_image(np.zeros((2, 2, 2)), "x.png")
@@ -126,7 +127,8 @@ def test_log_image_rejects_bad_input(store_dir: Path) -> None:
 
 
 def test_log_figure(store_dir: Path, tmp_path: Path) -> None:
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -24,7 +24,8 @@ def _three_runs() -> list[str]:
 
 
 def test_search_runs_dataframe(store_dir: Path) -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     mltrail.set_experiment("search")
     ids = _three_runs()
     df = mltrail.search_runs(order_by=["metrics.acc DESC"])
