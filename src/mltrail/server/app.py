@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -23,7 +23,14 @@ from mltrail.server.observability import (
     install_observability,
 )
 from mltrail.server.services import Services
+from mltrail.tracking_api import TrackingAPI
 from mltrail.version import __version__
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from mltrail.service.logged_models import LoggedModelService
+    from mltrail.service.registry import RegistryService
 
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
 # The MLflow adapter's artifact upload route streams too.
@@ -56,6 +63,25 @@ def resolve_backend(settings: Settings) -> tuple[str, str, bool]:
     return target.db_uri, target.default_artifact_root, is_folder
 
 
+def build_model_services(
+    *, engine: Engine, tracking: TrackingAPI, allowed_roots: tuple[str, ...]
+) -> tuple[LoggedModelService, RegistryService]:
+    """The logged-model and registry services over the tracking database."""
+    from mltrail.service.logged_models import LoggedModelService
+    from mltrail.service.registry import RegistryService
+    from mltrail.store.sql.logged_models import SqlLoggedModelStore
+    from mltrail.store.sql.registry import SqlRegistryStore
+
+    logged = LoggedModelService(store=SqlLoggedModelStore(engine), tracking=tracking)
+    registry = RegistryService(
+        store=SqlRegistryStore(engine),
+        tracking=tracking,
+        logged_models=logged,
+        allowed_roots=allowed_roots,
+    )
+    return logged, registry
+
+
 def build_services(settings: Settings) -> Services:
     from mltrail.artifacts import open_artifact_store
     from mltrail.service.artifacts import ArtifactService
@@ -85,11 +111,17 @@ def build_services(settings: Settings) -> Services:
             )
     store = open_store(db_uri, default_artifact_root=default_root)
     allowed = tuple(dict.fromkeys(root for root in roots if root))
+    tracking = TrackingService(store=store, allowed_artifact_roots=allowed)
+    logged, registry = build_model_services(
+        engine=store.engine, tracking=tracking, allowed_roots=allowed
+    )
     return Services(
         settings=settings,
-        tracking=TrackingService(store=store, allowed_artifact_roots=allowed),
+        tracking=tracking,
         artifacts=artifacts,
         engine=store.engine,
+        logged_models=logged,
+        registry=registry,
         allowed_artifact_roots=allowed,
     )
 

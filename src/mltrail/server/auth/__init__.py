@@ -68,7 +68,7 @@ def ensure_admin(state: AuthState, settings: Settings) -> None:
 
 def install_auth(app: FastAPI, services: Services) -> Services:
     """Wire authentication into ``app``; returns the permission-checked services."""
-    from mltrail.server.api.mlflow.logged_models import _STATE_KEY
+    from mltrail.server.app import build_model_services
     from mltrail.server.auth import api_v1, mlflow_api, pages
     from mltrail.server.auth.middleware import AuthMiddleware
     from mltrail.server.ui import views_account, views_admin
@@ -78,10 +78,6 @@ def install_auth(app: FastAPI, services: Services) -> Services:
         AuthorizedRegistry,
         AuthorizedTracking,
     )
-    from mltrail.service.logged_models import LoggedModelService
-    from mltrail.service.registry import RegistryService
-    from mltrail.store.sql.logged_models import SqlLoggedModelStore
-    from mltrail.store.sql.registry import SqlRegistryStore
 
     state = open_auth(services, services.settings)
     ensure_admin(state, services.settings)
@@ -92,23 +88,16 @@ def install_auth(app: FastAPI, services: Services) -> Services:
         if services.artifacts is None
         else AuthorizedArtifacts(services.artifacts, permissions=perms)
     )
-    checked = dataclasses.replace(services, tracking=tracking, artifacts=artifacts)  # type: ignore[arg-type]
-    logged = LoggedModelService(store=SqlLoggedModelStore(services.engine), tracking=tracking)
-    registry = RegistryService(
-        store=SqlRegistryStore(services.engine),
-        tracking=tracking,
-        logged_models=logged,
-        allowed_roots=services.allowed_artifact_roots,
+    # The model services look runs and experiments up through the checked tracking service.
+    logged, registry = build_model_services(
+        engine=services.engine, tracking=tracking, allowed_roots=services.allowed_artifact_roots
     )
-    # The MLflow adapter builds these lazily from this cache; filling it makes every
-    # logged-model and registry call go through the checks.
-    setattr(
-        app.state,
-        _STATE_KEY,
-        (
-            AuthorizedLoggedModels(logged, permissions=perms),
-            AuthorizedRegistry(registry, permissions=perms),
-        ),
+    checked = dataclasses.replace(
+        services,
+        tracking=tracking,
+        artifacts=artifacts,  # type: ignore[arg-type]
+        logged_models=AuthorizedLoggedModels(logged, permissions=perms),  # type: ignore[arg-type]
+        registry=AuthorizedRegistry(registry, permissions=perms),  # type: ignore[arg-type]
     )
     app.state.services = checked
     _declare_framework_routes(app)

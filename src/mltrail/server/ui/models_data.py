@@ -1,6 +1,6 @@
 """What the model pages show, gathered from the logged-model and registry services.
 
-The services come from :func:`mltrail.server.api.mlflow.logged_models.models_services`, so
+The services come from :func:`mltrail.server.services.models_services`, so
 under authentication every read goes through the same permission checks as the MLflow API.
 A run's models are of three kinds: logged models (MLflow 3's ``LoggedModel`` records whose
 source run is this run), model folders among the run's artifacts (a folder holding an
@@ -22,8 +22,7 @@ from starlette.requests import Request
 from mltrail.entities import Run
 from mltrail.errors import MltrailError
 from mltrail.model_entities import LoggedModel, ModelVersion
-from mltrail.server.api.mlflow.logged_models import models_services
-from mltrail.server.services import services_of
+from mltrail.server.services import models_services, services_of
 from mltrail.server.ui.artifact_access import run_artifacts
 from mltrail.service.logged_models import LoggedModelService
 from mltrail.service.registry import RegistryService

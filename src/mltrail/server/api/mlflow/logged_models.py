@@ -1,56 +1,16 @@
-"""MLflow's logged-model routes (``/mlflow/logged-models...``), the API ``log_model`` uses.
-
-:func:`models_services` builds the logged-model and registry services of an app once,
-from the engine and tracking service the composition root put in ``app.state.services``
-(or takes them from there when the composition root provides them).
-"""
+"""MLflow's logged-model routes (``/mlflow/logged-models...``), the API ``log_model`` uses."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
-
-from starlette.applications import Starlette
 
 from mltrail.model_entities import DatasetScope, LoggedModel, ModelOrder
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
+from mltrail.server.services import models_services
 from mltrail.service.logged_models import LoggedModelService
-from mltrail.service.registry import RegistryService
 
 _router = MlflowRouter()
-_lock = threading.Lock()
-_STATE_KEY = "mltrail_models_services"
-
-
-def models_services(app: Starlette) -> tuple[LoggedModelService, RegistryService]:
-    """The app's (LoggedModelService, RegistryService), built on first use and cached."""
-    state = app.state
-    cached: tuple[LoggedModelService, RegistryService] | None = getattr(state, _STATE_KEY, None)
-    if cached is not None:
-        return cached
-    with _lock:
-        cached = getattr(state, _STATE_KEY, None)
-        if cached is None:
-            services = state.services
-            logged = getattr(services, "logged_models", None)
-            registry = getattr(services, "registry", None)
-            if logged is None or registry is None:
-                from mltrail.store.sql.logged_models import SqlLoggedModelStore
-                from mltrail.store.sql.registry import SqlRegistryStore
-
-                logged = LoggedModelService(
-                    store=SqlLoggedModelStore(services.engine), tracking=services.tracking
-                )
-                registry = RegistryService(
-                    store=SqlRegistryStore(services.engine),
-                    tracking=services.tracking,
-                    logged_models=logged,
-                    allowed_roots=services.allowed_artifact_roots,
-                )
-            cached = (logged, registry)
-            setattr(state, _STATE_KEY, cached)
-    return cached
 
 
 def _service(call: Call) -> LoggedModelService:

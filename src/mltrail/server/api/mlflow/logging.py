@@ -95,7 +95,7 @@ def _link_model_metrics(call: Call, links: dict[str, list[LoggedModelMetric]]) -
     if not links:
         return
     # Imported here: the logged-model routes build their service per app, on first use.
-    from mltrail.server.api.mlflow.logged_models import models_services
+    from mltrail.server.services import models_services
 
     models, _ = models_services(call.request.app)
     for model_id, linked in links.items():

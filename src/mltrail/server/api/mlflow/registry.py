@@ -6,8 +6,8 @@ from typing import Any, TypedDict
 
 from mltrail.model_entities import ModelVersion, RegisteredModel
 from mltrail.server.api.mlflow import codec
-from mltrail.server.api.mlflow.logged_models import models_services
 from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
+from mltrail.server.services import models_services
 from mltrail.service.registry import RegistryService
 
 _router = MlflowRouter()

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from mltrail.model_entities import DatasetScope, ModelOrder
-from mltrail.server.api.mlflow.logged_models import models_services
 from mltrail.server.api.v1.codec import JSONAnswer
 from mltrail.server.api.v1.model_codec import logged_model_out
 from mltrail.server.api.v1.model_schemas import (
@@ -24,6 +23,7 @@ from mltrail.server.api.v1.model_schemas import (
 )
 from mltrail.server.api.v1.schemas import Empty
 from mltrail.server.auth.rules import access
+from mltrail.server.services import models_services
 from mltrail.service.models import ModelsService
 
 router = APIRouter(prefix="/logged-models", tags=["logged models"])
