@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from mltrail.errors import ConfigurationError, MltrailError, StorageFull, TemporarilyUnavailable
+from mltrail.store.sql.prepared import execute_sql
 
 T = TypeVar("T")
 
@@ -127,10 +128,8 @@ def _sqlite_engine(uri: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get(_WRITE_OPTION):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.exec_driver_sql("BEGIN")
+        write = conn.get_execution_options().get(_WRITE_OPTION)
+        execute_sql(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 

@@ -19,6 +19,7 @@ from mltrail.store.schema import params, runs, tags
 from mltrail.store.sql import experiments as exps
 from mltrail.store.sql import metrics
 from mltrail.store.sql.engine import RetryableConflict
+from mltrail.store.sql.prepared import Prepared
 
 RUN_NAME_TAG = "mlflow.runName"
 _IN_LIMIT = 500
@@ -111,14 +112,19 @@ def get_info(conn: Connection, run_id: str, *, for_update: bool = False) -> RunI
     return _info(row)
 
 
-def require_active(conn: Connection, run_id: str) -> RunInfo:
-    info = get_info(conn, run_id)
-    if info.lifecycle_stage != LifecycleStage.ACTIVE.value:
+# Every logging request checks its run: the cheapest form of that query.
+_LIFECYCLE = Prepared(select(_r.lifecycle_stage).where(_r.run_id == bindparam("run_id")))
+
+
+def require_active(conn: Connection, run_id: str) -> None:
+    rows = _LIFECYCLE.fetch(conn, {"run_id": run_id})
+    if not rows:
+        raise not_found(run_id)
+    stage = rows[0][0]
+    if stage != LifecycleStage.ACTIVE.value:
         raise InvalidParameterValue(
-            f"The run {run_id} must be in the 'active' state. "
-            f"Current state is {info.lifecycle_stage}."
+            f"The run {run_id} must be in the 'active' state. Current state is {stage}."
         )
-    return info
 
 
 def create_run(
