@@ -13,7 +13,12 @@ from mltrail.entities import Metric
 from mltrail.service.tracking import TrackingService
 from mltrail.store.schema import metric_chunks, metric_summaries
 from mltrail.store.sql import SqlTrackingStore
-from mltrail.store.sql.metrics import COMPACT_AT_CHUNKS
+from mltrail.store.sql.metrics import (
+    COMPACT_AT_CHUNKS,
+    MIN_SMALL_TO_MERGE,
+    SMALL_CHUNK_POINTS,
+    _chunks_to_merge,
+)
 
 
 def _chunk_count(store: SqlTrackingStore, run_id: str, key: str) -> int:
@@ -162,3 +167,29 @@ def test_big_batch_is_a_handful_of_statements(
     history = service.get_metric_history(run_id, key="loss")
     assert len(history) == n
     assert history[12345] == Metric("loss", 12345 * 0.5, 10 + 12345, 12345)
+
+
+def test_merges_are_size_tiered() -> None:
+    singles = [(i, 1) for i in range(100, 100 + MIN_SMALL_TO_MERGE)]
+    # The singles, then each tier no bigger than twice what is picked before it; not the
+    # chunk past that, nor a big one.
+    chunks = [*singles, (1, 8), (2, 30), (3, 5000), (4, SMALL_CHUNK_POINTS)]
+    assert sorted(_chunks_to_merge(chunks)) == [1, 2, *range(100, 100 + MIN_SMALL_TO_MERGE)]
+    assert _chunks_to_merge([*singles[:-1], (3, 5000)]) == []
+
+
+def test_single_point_writes_rewrite_each_point_a_few_times() -> None:
+    """Replays the merge policy over 50,000 one-point writes of one series."""
+    chunks: dict[int, int] = {}
+    rewritten = 0
+    for next_id in range(50_000):
+        chunks[next_id] = 1
+        if len(chunks) > COMPACT_AT_CHUNKS and len(chunks) % MIN_SMALL_TO_MERGE == 1:
+            picked = _chunks_to_merge(list(chunks.items()))
+            merged = sum(chunks.pop(chunk_id) for chunk_id in picked)
+            if picked:
+                chunks[-next_id] = merged
+                rewritten += merged
+        assert len(chunks) <= 2 * COMPACT_AT_CHUNKS
+    assert sum(chunks.values()) == 50_000
+    assert rewritten / 50_000 < 12  # merging every small chunk each time: ~500

@@ -4,9 +4,10 @@ A logged batch becomes one chunk per (run, key) (split only past
 ``MAX_POINTS_PER_CHUNK``), so 100,000 points cost a handful of statements.
 Points inside a chunk are sorted by step, then timestamp. One-point writes
 create one-point chunks; once a series has more than ``COMPACT_AT_CHUNKS``
-chunks, its small chunks are merged into one in the same transaction, so
-reads touch few rows and the merge never rewrites big chunks (the cost of a
-merge is bounded by ``SMALL_CHUNK_POINTS`` points).
+chunks, every ``MIN_SMALL_TO_MERGE`` writes merge small chunks in the same
+transaction, so reads touch few rows. Merges are size-tiered (see
+``_chunks_to_merge``): a point is rewritten a few times over the life of a
+series, not once per merge, and big chunks are never rewritten.
 
 Latest value: max by step, then timestamp, then value, where NaN counts as
 the smallest value for the tie-break. min/max ignore NaN. Summary columns hold
@@ -32,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from mltrail.entities import Metric, MetricSummary
 from mltrail.store.schema import FINITE, NAN, NEG_INF, POS_INF, metric_chunks, metric_summaries
 from mltrail.store.sql.engine import RetryableConflict
+from mltrail.store.sql.prepared import Prepared
 
 DBL_MAX = 1.7976931348623157e308
 MAX_POINTS_PER_CHUNK = 250_000
@@ -173,19 +175,55 @@ class _Summary:
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> _Summary:
-        return cls(
-            value=decode_value(row.value, row.value_kind),
-            step=row.step,
-            timestamp=row.timestamp,
-            min=_decode_bound(row.min_value),
-            max=_decode_bound(row.max_value),
+        return cls.from_values(
+            row.value,
+            row.value_kind,
+            row.step,
+            row.timestamp,
+            row.min_value,
+            row.max_value,
             # Row is a sequence: ``row.count`` would be the tuple method.
-            count=row._mapping["count"],
-            chunk_count=row.chunk_count,
+            row._mapping["count"],
+            row.chunk_count,
+        )
+
+    @classmethod
+    def from_values(
+        cls,
+        value: float | None,
+        value_kind: int,
+        step: int,
+        timestamp: int,
+        min_value: float | None,
+        max_value: float | None,
+        count: int,
+        chunk_count: int,
+    ) -> _Summary:
+        return cls(
+            value=decode_value(value, int(value_kind)),
+            step=int(step),
+            timestamp=int(timestamp),
+            min=_decode_bound(min_value),
+            max=_decode_bound(max_value),
+            count=int(count),
+            chunk_count=int(chunk_count),
         )
 
     @classmethod
     def of_series(cls, series: Series) -> _Summary:
+        if len(series) == 1:
+            # One log_metric call: numpy's reductions cost more than the point itself.
+            value = float(series.values[0])
+            bound = None if math.isnan(value) else value
+            return cls(
+                value=value,
+                step=int(series.steps[0]),
+                timestamp=int(series.timestamps[0]),
+                min=bound,
+                max=bound,
+                count=1,
+                chunk_count=0,
+            )
         order_values = np.where(np.isnan(series.values), -np.inf, series.values)
         last = int(np.lexsort((order_values, series.timestamps, series.steps))[-1])
         not_nan = series.values[~np.isnan(series.values)]
@@ -289,9 +327,12 @@ def append_series(conn: Connection, run_id: str, groups: dict[str, Series]) -> N
         summary.chunk_count = len(rows)
         old = existing.get(key)
         new_summaries[key] = old.merged(summary) if old else summary
-    conn.execute(insert(metric_chunks), chunk_rows)
+    _INSERT_CHUNK.execute_many(conn, chunk_rows)
     for key, summary in new_summaries.items():
-        if summary.chunk_count > COMPACT_AT_CHUNKS:
+        if (
+            summary.chunk_count > COMPACT_AT_CHUNKS
+            and summary.chunk_count % MIN_SMALL_TO_MERGE == 1
+        ):
             summary.chunk_count = _compact(conn, run_id, key, summary.chunk_count)
     _write_summaries(conn, run_id, new_summaries, existing_keys=set(existing))
 
@@ -310,7 +351,7 @@ def _write_summaries(
         if key not in existing_keys
     ]
     if updates:
-        conn.execute(_UPDATE_SUMMARY, updates)
+        _UPDATE_SUMMARY.execute_many(conn, updates)
     if inserts:
         try:
             with conn.begin_nested():
@@ -326,14 +367,32 @@ def _compact(conn: Connection, run_id: str, key: str, chunk_count: int) -> int:
         .where(_mc.run_id == run_id, _mc["key"] == key)
         .order_by(_mc.chunk_id)
     ).all()
-    small = [chunk_id for chunk_id, count in rows if count < SMALL_CHUNK_POINTS]
-    if len(small) < MIN_SMALL_TO_MERGE:
+    small = _chunks_to_merge([(chunk_id, count) for chunk_id, count in rows])
+    if not small:
         return len(rows)
     merged = _read_chunks(conn, _mc.chunk_id.in_(small))
     conn.execute(delete(metric_chunks).where(_mc.chunk_id.in_(small)))
     new_rows = _chunk_rows(run_id, key, merged)
-    conn.execute(insert(metric_chunks), new_rows)
+    _INSERT_CHUNK.execute_many(conn, new_rows)
     return len(rows) - len(small) + len(new_rows)
+
+
+def _chunks_to_merge(chunks: Sequence[tuple[int, int]]) -> list[int]:
+    """Ids of the chunks to merge: the smallest, each at most twice all smaller ones together.
+
+    Merging every small chunk each time rewrote the whole growing merged chunk every few
+    writes (quadratic in the series length up to ``SMALL_CHUNK_POINTS``). Tiers of
+    doubling size rewrite each point about log2(SMALL_CHUNK_POINTS / MIN_SMALL_TO_MERGE)
+    times in all, like a binary counter.
+    """
+    picked: list[int] = []
+    total = 0
+    for count, chunk_id in sorted((count, chunk_id) for chunk_id, count in chunks):
+        if count >= SMALL_CHUNK_POINTS or (picked and count > 2 * total):
+            break
+        picked.append(chunk_id)
+        total += count
+    return picked if len(picked) >= MIN_SMALL_TO_MERGE else []
 
 
 # -- reads -----------------------------------------------------------------------
@@ -421,10 +480,30 @@ def downsample(series: Series, max_points: int) -> Series:
 
 
 # Built once (the logging hot path runs them on every request).
+_CHUNK_COLUMNS = ("run_id", "key", "count", "min_step", "max_step", "steps", "timestamps", "values")
+_INSERT_CHUNK = Prepared(insert(metric_chunks), column_keys=_CHUNK_COLUMNS)
 _SUMMARIES_OF_RUN = select(metric_summaries).where(_ms.run_id == bindparam("run_id"))
 _SUMMARIES_OF_KEYS = _SUMMARIES_OF_RUN.where(_ms["key"].in_(bindparam("keys", expanding=True)))
 _SUMMARIES_OF_KEYS_FOR_UPDATE = _SUMMARIES_OF_KEYS.with_for_update()
-_UPDATE_SUMMARY = (
+# The per-request logging path (see ``prepared``): one key's summary, chunk inserts and
+# summary updates. Summary columns are selected in ``_Summary.from_values`` order.
+_SUMMARY_COLUMNS = (
+    _ms["key"],
+    _ms.value,
+    _ms.value_kind,
+    _ms.step,
+    _ms.timestamp,
+    _ms.min_value,
+    _ms.max_value,
+    _ms["count"],
+    _ms.chunk_count,
+)
+_SUMMARY_OF_KEY = Prepared(
+    select(*_SUMMARY_COLUMNS)
+    .where(_ms.run_id == bindparam("run_id"), _ms["key"] == bindparam("key"))
+    .with_for_update()
+)
+_UPDATE_SUMMARY = Prepared(
     update(metric_summaries)
     .where(_ms.run_id == bindparam("b_run"), _ms["key"] == bindparam("b_key"))
     .values(
@@ -452,8 +531,12 @@ def _load_summaries(
     if keys is None:
         stmt = _SUMMARIES_OF_RUN.with_for_update() if for_update else _SUMMARIES_OF_RUN
     else:
+        keys = list(keys)
+        if for_update and len(keys) == 1:
+            rows = _SUMMARY_OF_KEY.fetch(conn, {"run_id": run_id, "key": keys[0]})
+            return {row[0]: _Summary.from_values(*row[1:]) for row in rows}
         stmt = _SUMMARIES_OF_KEYS_FOR_UPDATE if for_update else _SUMMARIES_OF_KEYS
-        params["keys"] = list(keys)
+        params["keys"] = keys
     return {row.key: _Summary.from_row(row) for row in conn.execute(stmt, params)}
 
 
