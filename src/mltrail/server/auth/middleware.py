@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mltrail.errors import MltrailError, TooManyRequests, Unauthenticated
 from mltrail.server.auth.credentials import SESSION_COOKIE, Basic, cookie_value, parse_authorization
 from mltrail.server.auth.rules import ADMIN, PUBLIC, effective_routes, rule_of
+from mltrail.server.middleware import route_path
+from mltrail.server.threads import run_blocking
 from mltrail.service.auth import AuthService, Session
 from mltrail.service.permissions import Principal, reset_principal, set_principal
 from mltrail.store.schema_auth import UserRecord
@@ -84,14 +85,23 @@ class AuthMiddleware:
         self.router = router
         self.auth = auth
         self.cache = CredentialCache()
+        self.fixed_rules: dict[tuple[str, str], str | None] = {}
 
     def _rule(self, scope: Scope) -> str | None:
+        # Routes with a fixed path (most API calls) are looked up once: trying every
+        # route's pattern costs more than the rest of a logging request.
+        key = (scope["method"], route_path(scope))
+        if key in self.fixed_rules:
+            return self.fixed_rules[key]
         partial: str | None = None
         found_partial = False
         for route in effective_routes(self.router.routes):
             match, _ = route.matches(scope)
             if match is Match.FULL:
-                return rule_of(route)
+                rule = rule_of(route)
+                if getattr(route, "param_convertors", None) == {}:
+                    self.fixed_rules[key] = rule
+                return rule
             if match is Match.PARTIAL and not found_partial:
                 found_partial = True
                 partial = rule_of(route)
@@ -159,13 +169,13 @@ class AuthMiddleware:
             if isinstance(credentials, Basic):
                 user = await self._basic(credentials, address=address)
             else:
-                user = await run_in_threadpool(
+                user = await run_blocking(
                     self.auth.authenticate_token, credentials.token, address=address
                 )
             return Caller(Principal(user.id, user.username, user.is_admin))
         session_value = cookie_value(cookies, SESSION_COOKIE) if cookies else ""
         if session_value:
-            session = await run_in_threadpool(self.auth.session, session_value)
+            session = await run_blocking(self.auth.session, session_value)
             if session is not None:
                 user = session.user
                 return Caller(Principal(user.id, user.username, user.is_admin), session)
@@ -175,14 +185,14 @@ class AuthMiddleware:
         key = self.cache.key(credentials.username, credentials.secret)
         cached = self.cache.get(key)
         if cached is not None:
-            user = await run_in_threadpool(self.auth.store.get_user_by_id, cached[0])
+            user = await run_blocking(self.auth.store.get_user_by_id, cached[0])
             if (
                 user is not None
                 and user.password_changed_at == cached[1]
                 and user.username == credentials.username
             ):
                 return user
-        user = await run_in_threadpool(
+        user = await run_blocking(
             self.auth.authenticate_secret,
             credentials.username,
             credentials.secret,

@@ -40,28 +40,6 @@ def routers() -> list[MlflowRouter]:
     return out
 
 
-# The routes an mlflow training script calls on every step. Routing tries routes in
-# order (a regex match each, several microseconds); these go first. Their paths overlap
-# no other route, so the order does not change which route answers.
-HOT_PATHS = frozenset(
-    f"/api/2.0/mlflow/{path}"
-    for path in (
-        "runs/log-metric",
-        "runs/log-batch",
-        "runs/log-parameter",
-        "runs/set-tag",
-        "runs/get",
-        "runs/update",
-        "runs/create",
-        "runs/search",
-        "metrics/get-history",
-    )
-)
-
-
 def install(app: FastAPI) -> None:
     """Mount the MLflow-compatible routes on ``app`` (which carries ``app.state.services``)."""
     mount(app, routers())
-    routes = app.router.routes
-    hot = [r for r in routes if getattr(r, "path", None) in HOT_PATHS]
-    routes[:] = hot + [r for r in routes if getattr(r, "path", None) not in HOT_PATHS]

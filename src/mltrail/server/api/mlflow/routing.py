@@ -61,11 +61,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from mltrail.errors import InvalidParameterValue, MltrailError, TemporarilyUnavailable
+from mltrail.server.api.mlflow.dispatch import Endpoint, StaticRouteDispatch
+from mltrail.server.threads import run_blocking
 
 if TYPE_CHECKING:
     from mltrail.tracking_api import TrackingAPI
@@ -402,7 +404,7 @@ def _endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
             if is_async:
                 result = await spec.handler(call)  # type: ignore[misc]
             else:
-                result = await run_in_threadpool(spec.handler, call)
+                result = await run_blocking(spec.handler, call)
         except MltrailError as error:
             return error_response(error)
         if isinstance(result, Response):
@@ -434,7 +436,11 @@ ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def mount(app: FastAPI, routers: Iterable[MlflowRouter]) -> None:
-    """Mount every route of ``routers`` under its prefixes, then the MLflow 404 catch-all."""
+    """Mount every route of ``routers`` under its prefixes, then the MLflow 404 catch-all.
+
+    The routes with a fixed path are also answered by ``StaticRouteDispatch`` (see there).
+    """
+    static: dict[tuple[str, str], tuple[Endpoint, BaseRoute]] = {}
     for router in routers:
         for spec in router.routes:
             endpoint = _endpoint(spec)
@@ -446,6 +452,10 @@ def mount(app: FastAPI, routers: Iterable[MlflowRouter]) -> None:
                     include_in_schema=False,
                     openapi_extra={API_ACCESS_KEY: spec.access},
                 )
+                if "{" not in spec.path:
+                    for method in spec.methods:
+                        static.setdefault((method, prefix + spec.path), (endpoint, app.routes[-1]))
+    app.add_middleware(StaticRouteDispatch, table=static, exception_handlers=app.exception_handlers)
     for prefix in ("/api/2.0", "/ajax-api/2.0", "/api/3.0", "/ajax-api/3.0"):
         for area in ("mlflow", "mlflow-artifacts"):
             for suffix in ("", "/{rest:path}"):

@@ -1,0 +1,111 @@
+"""The MLflow RPC routes answered by the static-route table, beside the router."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
+
+from mltrail.config import Settings
+from mltrail.server.app import create_app
+
+MLFLOW = "/api/2.0/mlflow"
+
+
+def _app(tmp_path: Path, **settings: object) -> FastAPI:
+    return create_app(
+        Settings(
+            backend_store_uri=f"sqlite:///{tmp_path / 'm.db'}",
+            artifacts_destination=str(tmp_path / "artifacts"),
+            no_auth=True,
+            **settings,  # type: ignore[arg-type]
+        )
+    )
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FastAPI:
+    return _app(tmp_path)
+
+
+@pytest.fixture
+def http(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def _run(http: TestClient) -> str:
+    exp = http.post(f"{MLFLOW}/experiments/create", json={"name": "e"}).json()["experiment_id"]
+    run = http.post(f"{MLFLOW}/runs/create", json={"experiment_id": exp}).json()
+    return str(run["run"]["info"]["run_id"])
+
+
+def _log(http: TestClient, run_id: str, prefix: str = "/api/2.0", step: int = 0) -> object:
+    return http.post(
+        f"{prefix}/mlflow/runs/log-metric",
+        json={"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": step},
+    )
+
+
+def test_dispatched_routes_answer_and_are_counted_by_template(http: TestClient) -> None:
+    run_id = _run(http)
+    for step, prefix in enumerate(("/api/2.0", "/ajax-api/2.0")):
+        answer = _log(http, run_id, prefix, step)
+        assert answer.status_code == 200 and answer.json() == {}  # type: ignore[attr-defined]
+    history = http.get(
+        f"{MLFLOW}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
+    )
+    assert [m["step"] for m in history.json()["metrics"]] == [0, 1]
+    metrics = http.get("/metrics").text
+    for prefix in ("/api/2.0", "/ajax-api/2.0"):
+        route = f'route="{prefix}/mlflow/runs/log-metric",status="200"'
+        assert f'mltrail_http_requests_total{{method="POST",{route}}} 1' in metrics
+
+
+def test_other_methods_and_paths_still_go_through_the_router(http: TestClient) -> None:
+    wrong_method = http.get(f"{MLFLOW}/runs/log-metric")
+    unknown = http.post(f"{MLFLOW}/runs/log-metrics", json={})
+    for answer in (wrong_method, unknown):
+        assert answer.status_code in (404, 405)
+        assert answer.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+
+
+def test_errors_go_to_the_apps_handlers(
+    app: FastAPI, http: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = _run(http)
+    tracking = app.state.services.tracking
+
+    def lost(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(tracking, "log_batch", lost)
+    answer = http.post(
+        f"{MLFLOW}/runs/log-metric",
+        json={"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0},
+    )
+    assert answer.status_code == 503
+    assert answer.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+
+    def bug(*_args: object, **_kwargs: object) -> None:
+        raise ZeroDivisionError("secret detail")
+
+    monkeypatch.setattr(tracking, "log_batch", bug)
+    answer = http.post(
+        f"{MLFLOW}/runs/log-metric",
+        json={"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0},
+    )
+    assert answer.status_code == 500
+    assert answer.json()["error_code"] == "INTERNAL_ERROR"
+    assert "secret" not in answer.text and "Traceback" not in answer.text
+
+
+def test_dispatch_under_a_static_prefix(tmp_path: Path) -> None:
+    with TestClient(_app(tmp_path, static_prefix="/mltrail")) as http:
+        answer = http.post(f"/mltrail{MLFLOW}/experiments/create", json={"name": "p"})
+        assert answer.status_code == 200, answer.text
+        assert http.post(f"{MLFLOW}/experiments/create", json={"name": "q"}).status_code == 404
