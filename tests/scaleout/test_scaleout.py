@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +29,25 @@ def test_three_workers_on_one_sqlite_file(servers_factory: Any, sqlite_uri: str)
         assert answers(server.url, logged) == first
     assert "database is locked" not in server.log()
     assert " 500 " not in server.log()
+    # The supervisor only watches the workers: the app's compiled modules are mapped in
+    # each worker and not in it.
+    assert _maps_pydantic_core(worker_pids(server)[0])
+    assert not _maps_pydantic_core(server.process.pid)
+
+
+def _maps_pydantic_core(pid: int) -> bool:
+    return "_pydantic_core" in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_bad_settings_stop_a_multi_worker_server_before_it_listens(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mltrail", "server", "--workers", "2", "--port", "0",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'm.db'}", "--no-serve-artifacts"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--default-artifact-root is required" in result.stderr
+    assert "Traceback" not in result.stderr and "listening" not in result.stderr
 
 
 @pytest.mark.postgres

@@ -199,17 +199,6 @@ async def metrics(request: Request) -> Response:
     )
 
 
-def configure_logging() -> None:
-    """Send mltrail's server messages to stderr beside uvicorn's (once per process)."""
-    log = logging.getLogger("mltrail")
-    if log.handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     [%(name)s] %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-
-
 def install_observability(app: FastAPI) -> RequestMetrics:
     recorder = RequestMetrics()
     app.state.request_metrics = recorder

@@ -17,10 +17,11 @@ import logging
 import os
 import signal
 import socket
+import traceback
 from typing import Any
 
 from mltrail.config import ENV_PREFIX, Settings
-from mltrail.errors import ConfigurationError
+from mltrail.errors import ConfigurationError, MltrailError
 
 logger = logging.getLogger("mltrail.server")
 
@@ -105,16 +106,17 @@ def serve(settings: Settings) -> None:
     """Run the server until SIGTERM/SIGINT; returns after a graceful shutdown."""
     import uvicorn
 
-    from mltrail.server.app import create_app, validate_static_prefix
-    from mltrail.server.observability import configure_logging
+    from mltrail.server.logs import configure_logging
 
     configure_logging()
     _check(settings)
-    if settings.static_prefix:
-        validate_static_prefix(settings.static_prefix)
-    # Built here even with several workers: bad settings fail before anything listens, and
-    # the schema migration runs once, before the workers start.
-    app = create_app(settings)
+    app: Any = None
+    if settings.workers == 1:
+        from mltrail.server.app import create_app
+
+        app = create_app(settings)
+    else:
+        _check_in_a_child(settings)
     if settings.no_auth and not is_loopback(settings.host):
         logger.warning(
             "\n%s\n  WARNING: authentication is OFF (--no-auth) and the server listens on %s.\n"
@@ -140,13 +142,12 @@ def serve(settings: Settings) -> None:
     # a handler of our own in place, that ends this function normally (exit status 0).
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if settings.workers == 1:
+        if app is not None:
             config = uvicorn.Config(app, **_uvicorn_options(settings))
             uvicorn.Server(config).run(sockets=[sock])
         else:
             from uvicorn.supervisors import Multiprocess
 
-            app.state.services.engine.dispose()
             os.environ.update(settings_to_environment(settings))
             config = uvicorn.Config(APP_FACTORY, factory=True, **_uvicorn_options(settings))
             Multiprocess(config, sockets=[sock]).run()
@@ -154,6 +155,38 @@ def serve(settings: Settings) -> None:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+
+
+def _check_in_a_child(settings: Settings) -> None:
+    """Build the app once in a forked child and throw it away.
+
+    Bad settings fail before anything listens, and the schema migration runs once, before
+    the workers start. The supervisor itself only starts and watches workers: building the
+    app here would keep the app's modules (~70 MiB) in a process that never serves.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe and _exit
+        os.close(read_end)
+        status = 0
+        try:
+            from mltrail.server.app import create_app
+
+            create_app(settings).state.services.engine.dispose()
+        except MltrailError as exc:
+            os.write(write_end, exc.message.encode())
+            status = 1
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise ConfigurationError(message or "The server could not start (see the error above)")
 
 
 def _version() -> str:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-import yaml
 from starlette.requests import Request
 
 from mltrail.entities import Run
@@ -94,6 +93,8 @@ class RunModels:
 
 def model_summary(text: str) -> tuple[list[str], dict[str, Any] | None]:
     """(flavors, signature) of an MLmodel document; a broken file gives ([], None)."""
+    import yaml  # only model pages need it: an API worker does without
+
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError:

@@ -5,16 +5,14 @@ files are shown as text, and raw downloads carry a sandboxing CSP.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
-
 from mltrail.server.ui.artifact_access import RunArtifacts
+from mltrail.server.ui.models_data import model_summary
 
 PREVIEW_BYTES = 512 * 1024
 CSV_ROWS = 200
@@ -103,22 +101,5 @@ def _folder(artifacts: RunArtifacts, path: str) -> dict[str, Any]:
 
 
 def _model_summary(text: str) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return {"flavors": [], "signature": None}
-    if not isinstance(doc, dict):
-        return {"flavors": [], "signature": None}
-    flavors = sorted(str(k) for k in (doc.get("flavors") or {}))
-    signature: dict[str, Any] | None = None
-    raw = doc.get("signature")
-    if isinstance(raw, dict):
-        signature = {}
-        for part in ("inputs", "outputs", "params"):
-            value = raw.get(part)
-            if isinstance(value, str):
-                with contextlib.suppress(ValueError):
-                    value = json.loads(value)
-            if value is not None:
-                signature[part] = value
+    flavors, signature = model_summary(text)
     return {"flavors": flavors, "signature": signature}

@@ -6,10 +6,9 @@ import json
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -18,6 +17,9 @@ from mltrail.server.ui.markdown import render_markdown
 from mltrail.server.ui.security import csrf_token_for, set_csrf_cookie
 from mltrail.server.ui.viewer import may_manage_experiment, viewer
 from mltrail.version import __version__
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,6 +38,10 @@ def _to_json(value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
+    # Imported on the first page, not with the app: a worker that only serves the API
+    # (most of them) saves the ~11 MiB Jinja2 takes.
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=select_autoescape(["html"], default_for_string=True, default=True),
