@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -44,7 +45,7 @@ def _run(http: TestClient) -> str:
     return str(run["run"]["info"]["run_id"])
 
 
-def _log(http: TestClient, run_id: str, prefix: str = "/api/2.0", step: int = 0) -> object:
+def _log(http: TestClient, run_id: str, prefix: str = "/api/2.0", step: int = 0) -> httpx.Response:
     return http.post(
         f"{prefix}/mlflow/runs/log-metric",
         json={"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": step},
@@ -55,7 +56,7 @@ def test_dispatched_routes_answer_and_are_counted_by_template(http: TestClient) 
     run_id = _run(http)
     for step, prefix in enumerate(("/api/2.0", "/ajax-api/2.0")):
         answer = _log(http, run_id, prefix, step)
-        assert answer.status_code == 200 and answer.json() == {}  # type: ignore[attr-defined]
+        assert answer.status_code == 200 and answer.json() == {}
     history = http.get(
         f"{MLFLOW}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
     )
@@ -74,33 +75,34 @@ def test_other_methods_and_paths_still_go_through_the_router(http: TestClient) -
         assert answer.json()["error_code"] == "ENDPOINT_NOT_FOUND"
 
 
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (
+            OperationalError("INSERT", {}, Exception("connection refused")),
+            503,
+            "TEMPORARILY_UNAVAILABLE",
+        ),
+        (ZeroDivisionError("secret detail"), 500, "INTERNAL_ERROR"),
+    ],
+)
 def test_errors_go_to_the_apps_handlers(
-    app: FastAPI, http: TestClient, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI,
+    http: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    status: int,
+    code: str,
 ) -> None:
     run_id = _run(http)
-    tracking = app.state.services.tracking
 
-    def lost(*_args: object, **_kwargs: object) -> None:
-        raise OperationalError("INSERT", {}, Exception("connection refused"))
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise error
 
-    monkeypatch.setattr(tracking, "log_batch", lost)
-    answer = http.post(
-        f"{MLFLOW}/runs/log-metric",
-        json={"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0},
-    )
-    assert answer.status_code == 503
-    assert answer.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
-
-    def bug(*_args: object, **_kwargs: object) -> None:
-        raise ZeroDivisionError("secret detail")
-
-    monkeypatch.setattr(tracking, "log_batch", bug)
-    answer = http.post(
-        f"{MLFLOW}/runs/log-metric",
-        json={"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": 0},
-    )
-    assert answer.status_code == 500
-    assert answer.json()["error_code"] == "INTERNAL_ERROR"
+    monkeypatch.setattr(app.state.services.tracking, "log_batch", fail)
+    answer = _log(http, run_id)
+    assert answer.status_code == status
+    assert answer.json()["error_code"] == code
     assert "secret" not in answer.text and "Traceback" not in answer.text
 
 

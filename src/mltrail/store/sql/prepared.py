@@ -19,7 +19,8 @@ callers convert them (no result processors run).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,52 +81,40 @@ class Prepared:
     def fetch(self, conn: Connection, params: Params) -> list[tuple[Any, ...]]:
         """The rows of a SELECT."""
         compiled = self._compiled(conn.dialect)
-        bound = compiled.bind(params)
-        cursor = conn.connection.cursor()
-        try:
-            _announce(conn, cursor, compiled.sql, bound, many=False)
-            cursor.execute(compiled.sql, bound)
+        with _cursor(conn, compiled.sql, compiled.bind(params)) as cursor:
             return [tuple(row) for row in cursor.fetchall()]
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, exc, cursor, compiled.sql, bound) from exc
-        finally:
-            cursor.close()
 
     def execute(self, conn: Connection, params: Params) -> int:
         """Run an INSERT/UPDATE/DELETE once; the number of rows it matched."""
         compiled = self._compiled(conn.dialect)
-        bound = compiled.bind(params)
-        cursor = conn.connection.cursor()
-        try:
-            _announce(conn, cursor, compiled.sql, bound, many=False)
-            cursor.execute(compiled.sql, bound)
+        with _cursor(conn, compiled.sql, compiled.bind(params)) as cursor:
             return int(cursor.rowcount)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, exc, cursor, compiled.sql, bound) from exc
-        finally:
-            cursor.close()
 
     def execute_many(self, conn: Connection, rows: Sequence[Params]) -> None:
         compiled = self._compiled(conn.dialect)
-        bound = [compiled.bind(row) for row in rows]
-        cursor = conn.connection.cursor()
-        try:
-            _announce(conn, cursor, compiled.sql, bound, many=True)
-            cursor.executemany(compiled.sql, bound)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, exc, cursor, compiled.sql, bound) from exc
-        finally:
-            cursor.close()
+        with _cursor(conn, compiled.sql, [compiled.bind(row) for row in rows], many=True):
+            pass
 
 
 def execute_sql(conn: Connection, sql: str) -> None:
     """Run a parameterless statement (``BEGIN IMMEDIATE``) on the driver's cursor."""
+    with _cursor(conn, sql, ()):
+        pass
+
+
+@contextmanager
+def _cursor(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Iterator[Any]:
+    """A cursor that has run ``sql``; driver errors (also while reading) become DBAPIError."""
     cursor = conn.connection.cursor()
     try:
-        _announce(conn, cursor, sql, (), many=False)
-        cursor.execute(sql)
+        _announce(conn, cursor, sql, params, many=many)
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+        yield cursor
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(conn, exc, cursor, sql, ()) from exc
+        raise _wrapped(conn, exc, cursor, sql, params) from exc
     finally:
         cursor.close()
 
