@@ -333,7 +333,7 @@ def append_series(conn: Connection, run_id: str, groups: dict[str, Series]) -> N
             summary.chunk_count > COMPACT_AT_CHUNKS
             and summary.chunk_count % MIN_SMALL_TO_MERGE == 1
         ):
-            summary.chunk_count = _compact(conn, run_id, key, summary.chunk_count)
+            summary.chunk_count = _compact(conn, run_id, key)
     _write_summaries(conn, run_id, new_summaries, existing_keys=set(existing))
 
 
@@ -361,11 +361,10 @@ def _write_summaries(
             raise RetryableConflict(str(exc)) from exc
 
 
-def _compact(conn: Connection, run_id: str, key: str, chunk_count: int) -> int:
+def _compact(conn: Connection, run_id: str, key: str) -> int:
+    """Merge the series' chunks that ``_chunks_to_merge`` picks; its chunk count after."""
     rows = conn.execute(
-        select(_mc.chunk_id, _mc["count"])
-        .where(_mc.run_id == run_id, _mc["key"] == key)
-        .order_by(_mc.chunk_id)
+        select(_mc.chunk_id, _mc["count"]).where(_mc.run_id == run_id, _mc["key"] == key)
     ).all()
     small = _chunks_to_merge([(chunk_id, count) for chunk_id, count in rows])
     if not small:
