@@ -37,9 +37,9 @@ from mltrail.store.sql.prepared import Prepared
 
 DBL_MAX = 1.7976931348623157e308
 MAX_POINTS_PER_CHUNK = 250_000
-COMPACT_AT_CHUNKS = 16
+COMPACT_AT_CHUNKS = 32
 SMALL_CHUNK_POINTS = 16_384
-MIN_SMALL_TO_MERGE = 8
+MIN_SMALL_TO_MERGE = 16
 
 I64 = np.dtype("<i8")
 F64 = np.dtype("<f8")
