@@ -1,15 +1,17 @@
 # Everything installs into local virtualenvs: .venv for mltrail, .venv-mlflow for the
-# reference mlflow client used by the compatibility tests and the benchmarks.
+# reference mlflow client used by the compatibility tests and the benchmarks; Azurite (the Azure
+# Storage emulator, an npm package) into .tools/azurite for the cloud artifact tests.
 PYTHON ?= python3
 VENV ?= .venv
 MLFLOW_VENV ?= .venv-mlflow
 MLFLOW_VERSION ?= 3.17.2
+AZURITE_DIR ?= .tools/azurite
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 PYTEST_ARGS ?=
 DEMO_PORT ?= 5000
 
-.PHONY: install install-mlflow install-browser demo test check lint format bench clean
+.PHONY: install install-mlflow install-browser install-azurite demo test check lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -31,14 +33,25 @@ $(MLFLOW_VENV)/.installed:
 install-browser:
 	bash scripts/install-browser.sh
 
+# The version and every dependency are pinned by scripts/azurite/package-lock.json.
+install-azurite: $(AZURITE_DIR)/.installed
+
+$(AZURITE_DIR)/.installed: scripts/azurite/package.json scripts/azurite/package-lock.json
+	mkdir -p $(AZURITE_DIR)
+	cp scripts/azurite/package.json scripts/azurite/package-lock.json $(AZURITE_DIR)/
+	npm ci --prefix $(AZURITE_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 demo: install
 	$(PY) examples/quickstart.py
 	$(VENV)/bin/mltrail runs list --experiment quickstart
 	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/  (Ctrl-C to stop)"
 	$(VENV)/bin/mltrail ui --port $(DEMO_PORT)
 
-test: install install-mlflow install-browser
-	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python $(PY) -m pytest $(PYTEST_ARGS)
+test: install install-mlflow install-browser install-azurite
+	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python \
+	MLTRAIL_TEST_AZURITE=$(abspath $(AZURITE_DIR))/node_modules/.bin/azurite-blob \
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: install
 	$(VENV)/bin/ruff check src tests bench examples
@@ -51,4 +64,4 @@ format: install
 	$(VENV)/bin/ruff format src tests bench examples
 
 clean:
-	rm -rf $(VENV) $(MLFLOW_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(MLFLOW_VENV) $(AZURITE_DIR) .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,6 @@
 """The unmodified mlflow client logs artifacts and a model through a server whose artifacts live
-in a bucket (S3 on moto, GCS on the emulator); the client has no cloud credentials at all."""
+in a bucket (S3 on moto, GCS on the emulator, an Azure container on Azurite); the client has no
+cloud credentials at all."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import GcsEmulator, S3Emulator, start_bucket_server
+from .conftest import new_bucket, start_bucket_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +62,9 @@ def _run_mlflow(url: str, workdir: Path) -> dict[str, object]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("MLFLOW_", "MLTRAIL_", "AWS_", "GOOGLE_", "FSSPEC_", "GCSFS_"))
+        if not k.startswith(
+            ("MLFLOW_", "MLTRAIL_", "AWS_", "GOOGLE_", "AZURE_", "FSSPEC_", "GCSFS_")
+        )
     }
     env.update(MLFLOW_TRACKING_URI=url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
     env["AWS_SHARED_CREDENTIALS_FILE"] = str(workdir / "no-credentials")
@@ -80,30 +83,14 @@ def _run_mlflow(url: str, workdir: Path) -> dict[str, object]:
 
 
 @pytest.mark.mlflow
-@pytest.mark.parametrize("cloud", ["s3", "gs"])
+@pytest.mark.parametrize("cloud", ["s3", "gs", "az"])
 def test_mlflow_client_through_a_server_on_a_bucket(
     cloud: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    if cloud == "s3":
-        s3: S3Emulator = request.getfixturevalue("s3")
-        bucket = s3.new_bucket()
-        server_env = s3.env()
-        keys = s3.keys
-    else:
-        gcs: GcsEmulator = request.getfixturevalue("gcs")
-        bucket = gcs.new_bucket()
-        # fsspec takes filesystem options from FSSPEC_<PROTOCOL>_<OPTION> variables; the
-        # emulator wants anonymous access.
-        server_env = {
-            "MLTRAIL_GCS_ENDPOINT_URL": gcs.endpoint_url,
-            "FSSPEC_GS_TOKEN": "anon",
-            "FSSPEC_GS_PROJECT": "test",
-            "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
-        }
-        keys = gcs.keys
-    destination = f"{cloud}://{bucket}/dest"
+    bucket = new_bucket(cloud, request)
+    destination = f"{bucket.url}/dest"
     with start_bucket_server(
-        ["--artifacts-destination", destination], tmp_path=tmp_path, env=server_env
+        ["--artifacts-destination", destination], tmp_path=tmp_path, env=bucket.env
     ) as server:
         workdir = tmp_path / "client"
         workdir.mkdir()
@@ -112,7 +99,7 @@ def test_mlflow_client_through_a_server_on_a_bucket(
     assert result["listed"] == ["docs/notes.txt"]
     assert result["text"] == "stored in a bucket"
     assert result["same_predictions"] is True
-    stored = keys(bucket)
+    stored = bucket.keys()
     run_id, model_id = result["run_id"], result["model_id"]
     assert any(
         k.startswith("dest/") and k.endswith(f"{run_id}/artifacts/docs/notes.txt") for k in stored

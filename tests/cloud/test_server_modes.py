@@ -1,4 +1,5 @@
-"""A real `mltrail server` on an S3 bucket (moto): direct mode, proxied mode, and gc of both."""
+"""A real `mltrail server` on a bucket (S3 on moto, an Azure container on Azurite): direct mode,
+proxied mode, and gc of both."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ from click.testing import CliRunner
 from mltrail.cli.main import cli
 from mltrail.client.tracking_client import TrackingClient
 
-from .conftest import S3Emulator, start_bucket_server
+from .conftest import Bucket, new_bucket, start_bucket_server
 
 MIB = 1024 * 1024
 
 
+@pytest.fixture(params=["s3", "az"])
+def bucket(request: pytest.FixtureRequest) -> Bucket:
+    return new_bucket(request.param, request)
+
+
 def _no_cloud_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
-        if name.startswith(("AWS_", "MLTRAIL_")):
+        if name.startswith(("AWS_", "AZURE_", "MLTRAIL_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
@@ -34,46 +40,46 @@ def _gc(*args: str) -> str:
 
 
 def test_direct_mode_clients_write_to_the_bucket(
-    s3: S3Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bucket = s3.new_bucket()
     with start_bucket_server(
-        ["--no-serve-artifacts", "--default-artifact-root", f"s3://{bucket}/root"],
+        ["--no-serve-artifacts", "--default-artifact-root", f"{bucket.url}/root"],
         tmp_path=tmp_path,
-        env=s3.env(),
+        env=bucket.env,
     ) as server:
-        # The client writes with its own credentials, found where AWS tools look for them.
+        # The client writes with its own credentials, found where the cloud's tools look for
+        # them (AWS_* variables, AZURE_STORAGE_CONNECTION_STRING).
         _no_cloud_credentials(monkeypatch, tmp_path)
-        for name, value in s3.env().items():
+        for name, value in bucket.env.items():
             monkeypatch.setenv(name, value)
         client = TrackingClient(server.url)
         exp = client.create_experiment("direct")
         run = client.create_run(exp)
         run_id = run.info.run_id
-        assert run.info.artifact_uri == f"s3://{bucket}/root/{exp}/{run_id}/artifacts"
+        assert run.info.artifact_uri == f"{bucket.url}/root/{exp}/{run_id}/artifacts"
         model = tmp_path / "model.bin"
         model.write_bytes(os.urandom(6 * MIB))
         client.log_artifact(run_id, model, "model")
         client.log_text(run_id, "hi", "notes/readme.txt")
 
         prefix = f"root/{exp}/{run_id}/artifacts"
-        assert s3.keys(bucket) == [f"{prefix}/model/model.bin", f"{prefix}/notes/readme.txt"]
+        assert bucket.keys() == [f"{prefix}/model/model.bin", f"{prefix}/notes/readme.txt"]
         assert [f.path for f in client.list_artifacts(run_id)] == ["model", "notes"]
         local = client.download_artifacts(run_id, "model/model.bin", tmp_path / "dl")
         assert Path(local).read_bytes() == model.read_bytes()
 
         client.delete_run(run_id)
         out = _gc("--backend-store-uri", server.db_uri)
-        assert f"Removed artifacts s3://{bucket}/{prefix}" in out
-        assert s3.keys(bucket) == []
+        assert f"Removed artifacts {bucket.url}/{prefix}" in out
+        assert bucket.keys() == []
 
 
 def test_proxied_mode_clients_need_no_cloud_credentials(
-    s3: S3Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bucket: Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bucket = s3.new_bucket()
+    destination = f"{bucket.url}/dest"
     with start_bucket_server(
-        ["--artifacts-destination", f"s3://{bucket}/dest"], tmp_path=tmp_path, env=s3.env()
+        ["--artifacts-destination", destination], tmp_path=tmp_path, env=bucket.env
     ) as server:
         _no_cloud_credentials(monkeypatch, tmp_path)
         client = TrackingClient(server.url)
@@ -88,7 +94,7 @@ def test_proxied_mode_clients_need_no_cloud_credentials(
         client.log_artifacts(run_id, src, "bundle")
 
         prefix = f"dest/{exp}/{run_id}/artifacts/bundle"
-        assert s3.keys(bucket) == [f"{prefix}/config.yaml", f"{prefix}/data/big.bin"]
+        assert bucket.keys() == [f"{prefix}/config.yaml", f"{prefix}/data/big.bin"]
         dst = Path(client.download_artifacts(run_id, "bundle", tmp_path / "dl"))
         got = (dst / "data" / "big.bin").read_bytes()
         assert hashlib.sha256(got).digest() == hashlib.sha256(big).digest()
@@ -102,14 +108,12 @@ def test_proxied_mode_clients_need_no_cloud_credentials(
 
         client.delete_run(run_id)
         # gc runs where the server runs: with the bucket's credentials.
-        for name, value in s3.env().items():
+        for name, value in bucket.env.items():
             monkeypatch.setenv(name, value)
         dry = _gc("--backend-store-uri", server.db_uri, "--artifacts-destination",
-                  f"s3://{bucket}/dest", "--dry-run")  # fmt: skip
+                  destination, "--dry-run")  # fmt: skip
         assert f"Would remove run {run_id}" in dry
-        assert len(s3.keys(bucket)) == 2
-        out = _gc(
-            "--backend-store-uri", server.db_uri, "--artifacts-destination", f"s3://{bucket}/dest"
-        )
+        assert len(bucket.keys()) == 2
+        out = _gc("--backend-store-uri", server.db_uri, "--artifacts-destination", destination)
         assert f"Removed artifacts mlflow-artifacts:/{exp}/{run_id}/artifacts" in out
-        assert s3.keys(bucket) == []
+        assert bucket.keys() == []

@@ -1,4 +1,5 @@
-"""One contract for every artifact root: a local folder, S3 (moto's server) and GCS (emulator)."""
+"""One contract for every artifact root: a local folder, S3 (moto's server), GCS (emulator) and
+Azure Blob (Azurite)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from mltrail.config import Settings
 from mltrail.entities import FileInfo
 from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
 
-from .conftest import GcsEmulator, S3Emulator
+from .conftest import AzureEmulator, GcsEmulator, S3Emulator
 
 MIB = 1024 * 1024
 BLOCK = 5 * MIB
@@ -31,7 +32,7 @@ class Root:
     names: Callable[[], list[str]]
 
 
-@pytest.fixture(params=["local", "s3", "gs"])
+@pytest.fixture(params=["local", "s3", "gs", "az"])
 def root(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Root]:
     if request.param == "local":
         base = tmp_path / "root"
@@ -49,13 +50,20 @@ def root(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Root]:
             f"s3://{bucket}/prefix", storage_options=s3.storage_options(), block_size=BLOCK
         )
         yield Root(store, lambda: [k.removeprefix("prefix/") for k in s3.keys(bucket)])
-    else:
+    elif request.param == "gs":
         gcs: GcsEmulator = request.getfixturevalue("gcs")
         bucket = gcs.new_bucket()
         store = FsspecArtifactStore(
             f"gs://{bucket}/prefix", storage_options=gcs.storage_options(), block_size=BLOCK
         )
         yield Root(store, lambda: [k.removeprefix("prefix/") for k in gcs.keys(bucket)])
+    else:
+        azure: AzureEmulator = request.getfixturevalue("azure")
+        container = azure.new_container()
+        store = FsspecArtifactStore(
+            f"abfs://{container}/prefix", storage_options=azure.storage_options(), block_size=BLOCK
+        )
+        yield Root(store, lambda: [k.removeprefix("prefix/") for k in azure.keys(container)])
 
 
 def _read(store: ArtifactStore, path: str, **kw: int) -> bytes:
@@ -139,7 +147,8 @@ def test_unsafe_paths_are_refused(root: Root) -> None:
 
 
 def test_multi_block_file_streams_through(root: Root, tmp_path: Path) -> None:
-    # 12 MiB with 5 MiB blocks: three parts on S3 / GCS, so the multipart path is exercised.
+    # 12 MiB with 5 MiB blocks: three parts on S3 / GCS / Azure, so the multipart (resumable,
+    # block-list) path is exercised.
     data = os.urandom(12 * MIB + 123)
     src = tmp_path / "big.bin"
     src.write_bytes(data)
@@ -211,3 +220,47 @@ def test_settings_endpoint_reaches_the_bucket(
     assert isinstance(gs_store, FsspecArtifactStore)
     gs_store.write_stream("b.txt", [b"via settings"])
     assert gcs.keys(gbucket) == ["root/b.txt"]
+
+
+def test_abandoned_azure_blocks_are_never_part_of_a_blob(azure: AzureEmulator) -> None:
+    """Azure has no call that drops staged blocks (S3's abort): a failed block-list upload
+    leaves its blocks uncommitted, invisible, and Azure deletes them after 7 days. They never
+    become part of the blob, and the next upload to the same name discards them."""
+    container = azure.new_container()
+    store = FsspecArtifactStore(
+        f"abfs://{container}/p", storage_options=azure.storage_options(), block_size=BLOCK
+    )
+    with pytest.raises(ConnectionError):
+        store.write_stream("x.bin", _failing_after(11 * MIB))
+    assert azure.keys(container) == []
+    assert azure.uncommitted_blocks(container, "p/x.bin") > 0
+    store.write_stream("x.bin", [b"complete"])
+    assert _read(store, "x.bin") == b"complete"
+    assert azure.uncommitted_blocks(container, "p/x.bin") == 0
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "abfs://{container}/root",
+        "az://{container}/root",
+        "abfss://{container}@devstoreaccount1.dfs.core.windows.net/root",
+    ],
+    ids=["abfs", "az", "account-qualified"],
+)
+def test_connection_string_from_the_environment_reaches_the_container(
+    form: str, azure: AzureEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a user sets for Azure: AZURE_STORAGE_CONNECTION_STRING, endpoint included; mltrail
+    needs no setting of its own. The URL may also name the account (as MLflow's do); the
+    connection string still says where that account is."""
+    for name in list(os.environ):
+        if name.startswith("AZURE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azure.connection_string)
+    container = azure.new_container()
+    store = open_artifact_store(form.format(container=container), settings=Settings())
+    store.write_stream("a/b.txt", [b"via the environment"])
+    assert azure.keys(container) == ["root/a/b.txt"]
+    assert store.list("a") == [FileInfo(path="a/b.txt", is_dir=False, file_size=19)]
+    assert _read(store, "a/b.txt") == b"via the environment"

@@ -172,8 +172,10 @@ class FsspecArtifactStore:
         return written
 
     def _write_object(self, full: str, chunks: Iterable[bytes]) -> int:
-        # Closing an fsspec file commits it, so on error the upload is discarded instead
-        # (for multipart uploads this aborts them) and nothing appears under ``full``.
+        # Closing an fsspec file commits it, so on error the upload is discarded instead and
+        # nothing appears under ``full``. s3fs aborts a multipart upload; Azure has no call to
+        # drop staged blocks, so adlfs leaves them uncommitted (never part of a blob) until Azure
+        # deletes them after 7 days or the next upload of that name commits its own.
         options: dict[str, Any] = {}
         if self._block_size is not None:
             options["block_size"] = self._block_size
