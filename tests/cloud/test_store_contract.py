@@ -16,7 +16,7 @@ from mltrail.artifacts.base import ArtifactStore
 from mltrail.artifacts.fs import FsspecArtifactStore
 from mltrail.config import Settings
 from mltrail.entities import FileInfo
-from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
+from mltrail.errors import ConfigurationError, InvalidParameterValue, ResourceDoesNotExist
 
 from .conftest import AzureEmulator, GcsEmulator, S3Emulator
 
@@ -245,8 +245,9 @@ def test_abandoned_azure_blocks_are_never_part_of_a_blob(azure: AzureEmulator) -
         "abfs://{container}/root",
         "az://{container}/root",
         "abfss://{container}@devstoreaccount1.dfs.core.windows.net/root",
+        "wasbs://{container}@devstoreaccount1.blob.core.windows.net/root",
     ],
-    ids=["abfs", "az", "account-qualified"],
+    ids=["abfs", "az", "account-qualified", "mlflow-wasbs"],
 )
 def test_connection_string_from_the_environment_reaches_the_container(
     form: str, azure: AzureEmulator, monkeypatch: pytest.MonkeyPatch
@@ -264,3 +265,11 @@ def test_connection_string_from_the_environment_reaches_the_container(
     assert azure.keys(container) == ["root/a/b.txt"]
     assert store.list("a") == [FileInfo(path="a/b.txt", is_dir=False, file_size=19)]
     assert _read(store, "a/b.txt") == b"via the environment"
+
+
+def test_missing_azure_credentials_are_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("AZURE_"):
+            monkeypatch.delenv(name)
+    with pytest.raises(ConfigurationError, match="Cannot open artifact root 'abfs://c/root'"):
+        open_artifact_store("abfs://c/root", settings=Settings())

@@ -35,7 +35,12 @@ _OPTIONAL_DRIVERS = {
     "abfs": "azure",
     "abfss": "azure",
     "az": "azure",
+    "wasb": "azure",
+    "wasbs": "azure",
 }
+# MLflow names Azure roots wasbs://<container>@<account>.blob.core.windows.net/<path>; adlfs
+# reads that same form under its own scheme.
+_SCHEME_ALIASES = {"wasb": "abfs", "wasbs": "abfs"}
 # Schemes whose driver keeps a listing cache per process. A server with several workers, or a
 # bucket written by other clients, would see stale listings, so it is off unless asked for.
 _LISTING_CACHE_SCHEMES = frozenset(OBJECT_STORE_PROTOCOLS)
@@ -48,6 +53,8 @@ def _protocols(fs: Any) -> tuple[str, ...]:
 
 def open_filesystem(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in _SCHEME_ALIASES:
+        url = _SCHEME_ALIASES[scheme] + url[len(scheme) :]
     options = dict(storage_options)
     if scheme in _LISTING_CACHE_SCHEMES:
         options.setdefault("use_listings_cache", False)
@@ -60,7 +67,9 @@ def open_filesystem(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, 
             f"The driver for {scheme}:// artifact roots is not installed.{hint}"
         ) from exc
     except ValueError as exc:
-        raise ConfigurationError(f"Unsupported artifact root {url!r}: {exc}") from exc
+        # A known driver refusing its options (e.g. no Azure credentials) is not an unknown scheme.
+        what = "Cannot open" if scheme in fsspec.available_protocols() else "Unsupported"
+        raise ConfigurationError(f"{what} artifact root {url!r}: {exc}") from exc
     return fs, str(base)
 
 
