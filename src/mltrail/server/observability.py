@@ -15,11 +15,11 @@ from collections import defaultdict
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import text
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mltrail.server.auth.rules import access
 from mltrail.server.services import services_of
+from mltrail.server.threads import run_blocking
 from mltrail.version import __version__
 
 logger = logging.getLogger("mltrail.server")
@@ -166,7 +166,7 @@ def _ping_database(request: Request) -> None:
 )
 async def health(request: Request) -> Response:
     try:
-        await run_in_threadpool(_ping_database, request)
+        await run_blocking(_ping_database, request)
     except Exception as exc:
         # The detail may name the database server: log it, do not answer it.
         logger.warning("health check: database unavailable: %s", exc)
