@@ -268,8 +268,13 @@ def test_connection_string_from_the_environment_reaches_the_container(
 
 
 def test_missing_azure_credentials_are_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adlfs import AzureBlobFileSystem
+
     for name in list(os.environ):
         if name.startswith("AZURE_"):
             monkeypatch.delenv(name)
+    # fsspec reuses a filesystem opened with the same arguments: one from an earlier test
+    # (credentials from the environment then) would open without asking for any.
+    AzureBlobFileSystem.clear_instance_cache()
     with pytest.raises(ConfigurationError, match="Cannot open artifact root 'abfs://c/root'"):
         open_artifact_store("abfs://c/root", settings=Settings())
