@@ -7,23 +7,12 @@ from typing import Any
 
 from mltrail.entities import FileInfo
 from mltrail.errors import PermissionDenied, ResourceDoesNotExist
-from mltrail.service.authorized.principal import principal, refuse_unknown
-from mltrail.service.permissions import Level, PermissionService, Principal, parse_experiment_key
+from mltrail.service.authorized.principal import AdminUnlessChecked, principal
+from mltrail.service.permissions import Level, Principal, parse_experiment_key
 
 
-class AuthorizedArtifacts:
+class AuthorizedArtifacts(AdminUnlessChecked):
     """Proxied artifacts: the first path segment is the experiment id."""
-
-    def __init__(self, inner: Any, *, permissions: PermissionService) -> None:
-        self.inner = inner
-        self.permissions = permissions
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if not principal().is_admin:
-            raise refuse_unknown(name)
-        return getattr(self.inner, name)
 
     @property
     def destination(self) -> Any:

@@ -7,28 +7,16 @@ from typing import Any
 
 from mltrail.entities import PagedList
 from mltrail.errors import PermissionDenied
-from mltrail.service.authorized.principal import principal, refuse_unknown
+from mltrail.service.authorized.principal import AdminUnlessChecked, principal
 from mltrail.service.permissions import (
     Level,
-    PermissionService,
     logged_model_not_found,
     parse_experiment_key,
 )
 
 
-class AuthorizedLoggedModels:
+class AuthorizedLoggedModels(AdminUnlessChecked):
     """The logged-model service, checked against the model's experiment."""
-
-    def __init__(self, inner: Any, *, permissions: PermissionService) -> None:
-        self.inner = inner
-        self.permissions = permissions
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if not principal().is_admin:
-            raise refuse_unknown(name)
-        return getattr(self.inner, name)
 
     def _model(self, model_id: str, need: Level) -> None:
         who = principal()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mltrail.errors import PermissionDenied, ResourceDoesNotExist
-from mltrail.service.authorized.principal import principal, refuse_unknown
+from mltrail.service.authorized.principal import AdminUnlessChecked, principal, refuse_unknown
 from mltrail.service.authorized.registry_sources import SourceChecks, model_version_not_found
 from mltrail.service.permissions import Level, PermissionService, registered_model_not_found
 from mltrail.service.registry_validation import validate_model_name, validate_source
@@ -36,12 +36,11 @@ _REGISTRY_LEVELS: dict[str, Level] = {
 _VERSION_FIRST = frozenset({"get_model_version", "get_model_version_download_uri"})
 
 
-class AuthorizedRegistry:
+class AuthorizedRegistry(AdminUnlessChecked):
     """The model-registry service, checked against per-registered-model permissions."""
 
     def __init__(self, inner: Any, *, permissions: PermissionService) -> None:
-        self.inner = inner
-        self.permissions = permissions
+        super().__init__(inner, permissions=permissions)
         self.sources = SourceChecks(permissions=permissions, inner=inner)
 
     def __getattr__(self, name: str) -> Any:

@@ -18,10 +18,9 @@ from mltrail.entities import (
     ViewType,
 )
 from mltrail.errors import PermissionDenied
-from mltrail.service.authorized.principal import principal, refuse_unknown
+from mltrail.service.authorized.principal import AdminUnlessChecked, principal
 from mltrail.service.permissions import (
     Level,
-    PermissionService,
     Principal,
     parse_experiment_key,
     run_not_found,
@@ -29,19 +28,10 @@ from mltrail.service.permissions import (
 from mltrail.tracking_api import MetricColumns, TrackingAPI
 
 
-class AuthorizedTracking:
+class AuthorizedTracking(AdminUnlessChecked):
     """A :class:`TrackingAPI` that checks experiment permissions first."""
 
-    def __init__(self, inner: TrackingAPI, *, permissions: PermissionService) -> None:
-        self.inner = inner
-        self.permissions = permissions
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if not principal().is_admin:
-            raise refuse_unknown(name)
-        return getattr(self.inner, name)
+    inner: TrackingAPI
 
     # -- helpers ------------------------------------------------------------
     def _experiment(self, experiment_id: object, need: Level) -> None:
