@@ -306,13 +306,6 @@ def _chunk_rows(run_id: str, key: str, series: Series) -> list[dict[str, Any]]:
     return rows
 
 
-def append_metrics(conn: Connection, run_id: str, metrics: Sequence[Metric]) -> None:
-    """Append a batch to its series and update the summaries (inside the caller's transaction)."""
-    if not metrics:
-        return
-    append_series(conn, run_id, series_by_key(metrics))
-
-
 def append_series(conn: Connection, run_id: str, groups: dict[str, Series]) -> None:
     """Append sorted series per key and update the summaries (in the caller's transaction)."""
     if not groups:

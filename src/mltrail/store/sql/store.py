@@ -227,20 +227,7 @@ class SqlTrackingStore:
         tags: Sequence[RunTag],
         idempotency_key: str | None,
     ) -> None:
-        param_values = _unique_params(params)
-        tag_values = {t.key: t.value for t in tags}
-
-        def work(conn: Connection) -> None:
-            runs_mod.require_active(conn, run_id)
-            if idempotency_key is not None and not idempotency.claim(
-                conn, idempotency_key, kind="log_batch", now=_now_ms()
-            ):
-                return
-            runs_mod.insert_params(conn, run_id, param_values)
-            runs_mod.upsert_tags(conn, run_id, tag_values)
-            _append_metrics(conn, run_id, metrics)
-
-        run_write(self.engine, work)
+        self._write(run_id, _series_of(metrics), params, tags, idempotency_key)
 
     def write_batch_columns(
         self,
@@ -251,12 +238,23 @@ class SqlTrackingStore:
         tags: Sequence[RunTag],
         idempotency_key: str | None,
     ) -> None:
-        param_values = _unique_params(params)
-        tag_values = {t.key: t.value for t in tags}
         groups = {
             key: metrics.sorted_series(steps, stamps, values)
             for key, (steps, stamps, values) in columns.items()
         }
+        self._write(run_id, groups, params, tags, idempotency_key)
+
+    def _write(
+        self,
+        run_id: str,
+        groups: dict[str, metrics.Series],
+        params: Sequence[Param],
+        tags: Sequence[RunTag],
+        idempotency_key: str | None,
+    ) -> None:
+        """One batch in one transaction; the series are grouped and sorted before it starts."""
+        param_values = _unique_params(params)
+        tag_values = {t.key: t.value for t in tags}
 
         def work(conn: Connection) -> None:
             runs_mod.require_active(conn, run_id)
@@ -320,8 +318,10 @@ class SqlTrackingStore:
             return metrics.summaries_of_runs(conn, run_ids)
 
 
-def _append_metrics(conn: Connection, run_id: str, items: Sequence[Metric]) -> None:
-    metrics.append_metrics(conn, run_id, items)
+def _series_of(items: Sequence[Metric]) -> dict[str, metrics.Series]:
+    # A method parameter is called ``metrics`` (the TrackingStore signature) and would hide
+    # the module there.
+    return metrics.series_by_key(items) if items else {}
 
 
 def _unique_params(params: Sequence[Param]) -> dict[str, str]:
