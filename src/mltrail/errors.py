@@ -55,6 +55,17 @@ class BadRequest(MltrailError):
     status = 400
 
 
+class MalformedRequest(BadRequest):
+    """A request body that cannot be read: not JSON, nested too deep, not valid Unicode."""
+
+
+class UnsupportedMediaType(MltrailError):
+    """A JSON route was sent a body of another type (a form or plain text)."""
+
+    code = "INVALID_PARAMETER_VALUE"
+    status = 415
+
+
 class InvalidState(MltrailError):
     """The object exists but is not in a state that allows the operation (e.g. deleted)."""
 

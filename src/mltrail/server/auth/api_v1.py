@@ -12,11 +12,12 @@ from starlette.responses import JSONResponse, Response
 from mltrail.errors import PermissionDenied
 from mltrail.server.auth.grant_kinds import EXPERIMENT, REGISTERED_MODEL, GrantKind
 from mltrail.server.auth.rules import access
+from mltrail.server.json_route import WireRoute
 from mltrail.service.authorized import principal
 from mltrail.service.permissions import Level
 from mltrail.store.schema_auth import GrantRecord, TokenRecord, UserRecord
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(route_class=WireRoute, prefix="/api/v1", tags=["auth"])
 
 
 def _state(request: Request) -> Any:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mltrail.errors import MltrailError
+from mltrail.server.json_route import WireRoute
 from mltrail.server.ui.security import apply_security_headers
 
 logger = logging.getLogger("mltrail.server.ui")
@@ -54,7 +55,7 @@ class PageRoute(APIRoute):
         return handler
 
 
-class JsonRoute(APIRoute):
+class JsonRoute(WireRoute):
     def get_route_handler(self) -> Handler:
         original = super().get_route_handler()
 

@@ -55,19 +55,25 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import reprlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from mltrail.errors import InvalidParameterValue, MltrailError, TemporarilyUnavailable
+from mltrail.errors import (
+    InvalidParameterValue,
+    MalformedRequest,
+    MltrailError,
+    TemporarilyUnavailable,
+)
 from mltrail.server.api.mlflow.dispatch import Endpoint, StaticRouteDispatch
 from mltrail.server.threads import run_blocking
+from mltrail.wire import decode_json, encode_json
 
 if TYPE_CHECKING:
     from mltrail.tracking_api import TrackingAPI
@@ -85,7 +91,8 @@ def _missing(name: str) -> InvalidParameterValue:
 
 
 def _invalid(name: str, value: Any, expected: str) -> InvalidParameterValue:
-    shown = json.dumps(value) if isinstance(value, str) else repr(value)
+    # reprlib bounds the size and depth of what is shown: a body may nest a thousand levels.
+    shown = json.dumps(value) if isinstance(value, str) else reprlib.repr(value)
     return InvalidParameterValue(
         f"Invalid value {shown} for parameter '{name}' supplied. Hint: Value was of type "
         f"'{type(value).__name__}', expected {expected}. {_DOCS_HINT}"
@@ -354,11 +361,7 @@ class MlflowRouter:
 
 def json_response(body: Mapping[str, Any], *, status: int = 200) -> Response:
     # The codec has encoded every non-finite double already (orjson would write null).
-    try:
-        content = orjson.dumps(body)
-    except TypeError:
-        # orjson refuses integers beyond 64 bits; the standard encoder writes them.
-        content = json.dumps(body, allow_nan=False, separators=(",", ":")).encode()
+    content = encode_json(body)
     return Response(content, status_code=status, media_type="application/json")
 
 
@@ -376,16 +379,12 @@ async def parse_args(request: Request) -> Args:
     if not raw.strip():
         return Args.from_query(request.query_params.multi_items())
     try:
-        try:
-            data: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            # NaN and Infinity literals (Python clients send them) and the error message.
-            data = json.loads(raw)
+        data: Any = decode_json(raw)
         if isinstance(data, str):
             # Very old clients send the JSON object encoded as a JSON string.
-            data = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidParameterValue(f"Malformed JSON in request body: {exc}") from exc
+            data = decode_json(data)
+    except MalformedRequest as exc:
+        raise InvalidParameterValue(exc.message) from None
     if not isinstance(data, dict):
         raise InvalidParameterValue("The request body must be a JSON object.")
     return Args(data)

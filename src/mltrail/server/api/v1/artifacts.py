@@ -20,10 +20,11 @@ from mltrail.errors import InvalidParameterValue, MltrailError
 from mltrail.server.api.v1.codec import JSONAnswer
 from mltrail.server.api.v1.schemas import Empty, FileList, UploadAnswer
 from mltrail.server.auth.rules import ACCESS_KEY, access
+from mltrail.server.json_route import WireRoute
 from mltrail.server.services import services_of
 from mltrail.service.artifacts import ArtifactService
 
-router = APIRouter(tags=["artifacts"])
+router = APIRouter(route_class=WireRoute, tags=["artifacts"])
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

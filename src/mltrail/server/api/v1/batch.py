@@ -14,18 +14,16 @@ Accepted shapes (see ``schemas.BatchIn``)::
 from __future__ import annotations
 
 import gc
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from mltrail.entities import Metric, Param, RunTag
-from mltrail.errors import BadRequest, InvalidParameterValue
+from mltrail.errors import InvalidParameterValue
 from mltrail.server.api.v1.codec import float_in, floats_in
+from mltrail.wire import decode_json
 
 MAX_POINTS = 100_000
 MAX_PARAMS_AND_TAGS = 10_000
@@ -77,10 +75,7 @@ def parse_batch(raw: bytes, *, header_key: str | None) -> ParsedBatch:
 
 
 def _parse(raw: bytes, *, header_key: str | None) -> ParsedBatch:
-    try:
-        body = _loads(raw) if raw else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"Malformed JSON in the request body: {exc}") from exc
+    body = decode_json(raw) if raw else {}
     if not isinstance(body, dict):
         raise InvalidParameterValue("The batch must be a JSON object")
     unknown = set(body) - _TOP_LEVEL
@@ -109,14 +104,6 @@ def _parse(raw: bytes, *, header_key: str | None) -> ParsedBatch:
     return ParsedBatch(
         columns=columns, metrics=metrics, params=params, tags=tags, idempotency_key=key
     )
-
-
-def _loads(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        # NaN/Infinity literals, big integers, and the standard decoder's error message.
-        return json.loads(raw)
 
 
 def _metrics(value: Any, *, now: int) -> list[Metric]:

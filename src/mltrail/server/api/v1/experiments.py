@@ -19,9 +19,10 @@ from mltrail.server.api.v1.schemas import (
     TagIn,
 )
 from mltrail.server.auth.rules import access
+from mltrail.server.json_route import WireRoute
 from mltrail.server.services import services_of
 
-router = APIRouter(prefix="/experiments", tags=["experiments"])
+router = APIRouter(route_class=WireRoute, prefix="/experiments", tags=["experiments"])
 
 
 @router.post(

@@ -13,9 +13,10 @@ from mltrail.server.api.v1.batch import ParsedBatch, parse_batch
 from mltrail.server.api.v1.codec import JSONAnswer, floats_out, summary_out
 from mltrail.server.api.v1.schemas import BatchAnswer, BatchIn, MetricHistory, MetricSummaries
 from mltrail.server.auth.rules import ACCESS_KEY, access
+from mltrail.server.json_route import WireRoute
 from mltrail.server.services import services_of
 
-router = APIRouter(prefix="/runs", tags=["metrics"])
+router = APIRouter(route_class=WireRoute, prefix="/runs", tags=["metrics"])
 
 MAX_HISTORY_PAGE = 1_000_000
 

@@ -23,10 +23,11 @@ from mltrail.server.api.v1.model_schemas import (
 )
 from mltrail.server.api.v1.schemas import Empty
 from mltrail.server.auth.rules import access
+from mltrail.server.json_route import WireRoute
 from mltrail.server.services import models_services
 from mltrail.service.models import ModelsService
 
-router = APIRouter(prefix="/logged-models", tags=["logged models"])
+router = APIRouter(route_class=WireRoute, prefix="/logged-models", tags=["logged models"])
 
 
 def models_of(request: Request) -> ModelsService:

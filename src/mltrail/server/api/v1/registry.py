@@ -33,8 +33,9 @@ from mltrail.server.api.v1.model_schemas import (
 from mltrail.server.api.v1.models import models_of
 from mltrail.server.api.v1.schemas import Empty
 from mltrail.server.auth.rules import access
+from mltrail.server.json_route import WireRoute
 
-router = APIRouter(tags=["model registry"])
+router = APIRouter(route_class=WireRoute, tags=["model registry"])
 _RM = "/registered-models"
 _MV = _RM + "/{name}/versions/{version}"
 

@@ -17,9 +17,10 @@ from mltrail.server.api.v1.schemas import (
     RunUpdate,
 )
 from mltrail.server.auth.rules import access
+from mltrail.server.json_route import WireRoute
 from mltrail.server.services import services_of
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(route_class=WireRoute, prefix="/runs", tags=["runs"])
 
 
 @router.post(
