@@ -225,8 +225,7 @@ def test_a_dashboard_over_a_database_reads_what_in_process_clients_logged(
 ) -> None:
     """`mltrail ui --backend-store-uri sqlite:///x.db` after logging to that database in
     process: the runs' files are in the database's own artifact folder, which is a root."""
-    from fastapi.testclient import TestClient
-
+    from harness.inprocess import app_client
     from mltrail.config import Settings
     from mltrail.server.app import create_app
 
@@ -240,7 +239,7 @@ def test_a_dashboard_over_a_database_reads_what_in_process_clients_logged(
     assert local.get_run(run_id).info.artifact_uri.startswith((tmp_path / "artifacts").as_uri())
 
     app = create_app(Settings(backend_store_uri=db_uri, no_auth=True))
-    with TestClient(app) as http:
+    with app_client(app) as http:
         answer = http.get(
             "/ui-api/artifact-preview", params={"run_id": run_id, "path": "notes.txt"}
         )

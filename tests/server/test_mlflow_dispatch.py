@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
+from harness.inprocess import app_client
 from mltrail.config import Settings
 from mltrail.server.app import create_app
 
@@ -34,25 +34,27 @@ def app(tmp_path: Path) -> FastAPI:
 
 
 @pytest.fixture
-def http(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as client:
+def http(app: FastAPI) -> Iterator[httpx.Client]:
+    with app_client(app) as client:
         yield client
 
 
-def _run(http: TestClient) -> str:
+def _run(http: httpx.Client) -> str:
     exp = http.post(f"{MLFLOW}/experiments/create", json={"name": "e"}).json()["experiment_id"]
     run = http.post(f"{MLFLOW}/runs/create", json={"experiment_id": exp}).json()
     return str(run["run"]["info"]["run_id"])
 
 
-def _log(http: TestClient, run_id: str, prefix: str = "/api/2.0", step: int = 0) -> httpx.Response:
+def _log(
+    http: httpx.Client, run_id: str, prefix: str = "/api/2.0", step: int = 0
+) -> httpx.Response:
     return http.post(
         f"{prefix}/mlflow/runs/log-metric",
         json={"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 1, "step": step},
     )
 
 
-def test_dispatched_routes_answer_and_are_counted_by_template(http: TestClient) -> None:
+def test_dispatched_routes_answer_and_are_counted_by_template(http: httpx.Client) -> None:
     run_id = _run(http)
     for step, prefix in enumerate(("/api/2.0", "/ajax-api/2.0")):
         answer = _log(http, run_id, prefix, step)
@@ -67,7 +69,7 @@ def test_dispatched_routes_answer_and_are_counted_by_template(http: TestClient) 
         assert f'mltrail_http_requests_total{{method="POST",{route}}} 1' in metrics
 
 
-def test_other_methods_and_paths_still_go_through_the_router(http: TestClient) -> None:
+def test_other_methods_and_paths_still_go_through_the_router(http: httpx.Client) -> None:
     wrong_method = http.get(f"{MLFLOW}/runs/log-metric")
     unknown = http.post(f"{MLFLOW}/runs/log-metrics", json={})
     for answer in (wrong_method, unknown):
@@ -88,7 +90,7 @@ def test_other_methods_and_paths_still_go_through_the_router(http: TestClient) -
 )
 def test_errors_go_to_the_apps_handlers(
     app: FastAPI,
-    http: TestClient,
+    http: httpx.Client,
     monkeypatch: pytest.MonkeyPatch,
     error: Exception,
     status: int,
@@ -107,7 +109,7 @@ def test_errors_go_to_the_apps_handlers(
 
 
 def test_dispatch_under_a_static_prefix(tmp_path: Path) -> None:
-    with TestClient(_app(tmp_path, static_prefix="/mltrail")) as http:
+    with app_client(_app(tmp_path, static_prefix="/mltrail")) as http:
         answer = http.post(f"/mltrail{MLFLOW}/experiments/create", json={"name": "p"})
         assert answer.status_code == 200, answer.text
         assert http.post(f"{MLFLOW}/experiments/create", json={"name": "q"}).status_code == 404

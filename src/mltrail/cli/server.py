@@ -148,7 +148,7 @@ def ui_command(
 ) -> None:
     """Open the web UI on a local store (listens on loopback only)."""
     from mltrail.errors import ConfigurationError
-    from mltrail.server.runner import is_loopback
+    from mltrail.server.middleware import is_loopback
 
     if not is_loopback(host):
         raise ConfigurationError(

@@ -15,9 +15,15 @@ from mltrail.server import ui
 from mltrail.server.api.v1 import PREFIX as V1_PREFIX
 from mltrail.server.api.v1 import STREAMING_UPLOAD_PREFIXES, build_router
 from mltrail.server.api.v1.schemas import BatchIn
+from mltrail.server.cross_site import CrossSiteGuard
 from mltrail.server.errors import install_error_handlers
 from mltrail.server.logs import configure_logging
-from mltrail.server.middleware import BodyLimitMiddleware, HostAllowListMiddleware, PrefixMiddleware
+from mltrail.server.middleware import (
+    BodyLimitMiddleware,
+    HostAllowListMiddleware,
+    PrefixMiddleware,
+    default_allowed_hosts,
+)
 from mltrail.server.observability import (
     MetricsMiddleware,
     install_observability,
@@ -193,13 +199,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Range"],
         )
+    streaming = STREAMING_UPLOAD_PREFIXES + MLFLOW_UPLOAD_PREFIXES
     app.add_middleware(
-        BodyLimitMiddleware,
-        max_bytes=settings.max_request_bytes,
-        streaming_prefixes=STREAMING_UPLOAD_PREFIXES + MLFLOW_UPLOAD_PREFIXES,
+        CrossSiteGuard,
+        allowed_origins=settings.cors_allowed_origins,
+        binary_prefixes=streaming,
     )
-    if settings.allowed_hosts:
-        app.add_middleware(HostAllowListMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_request_bytes, streaming_prefixes=streaming
+    )
+    allowed_hosts = settings.allowed_hosts or default_allowed_hosts(
+        settings.host, auth=not settings.no_auth
+    )
+    if allowed_hosts:
+        app.add_middleware(HostAllowListMiddleware, allowed_hosts=allowed_hosts)
     app.add_middleware(MetricsMiddleware, metrics=recorder)
     if settings.static_prefix:
         app.add_middleware(PrefixMiddleware, prefix=validate_static_prefix(settings.static_prefix))

@@ -7,7 +7,9 @@ costs a task and a memory stream per request and buffers streaming bodies.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
+import socket
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,16 +71,71 @@ class PrefixMiddleware:
         await self.app(dict(scope, path=path, root_path=full), receive, send)
 
 
+LOOPBACK_HOSTS = ("localhost", "*.localhost", "127.0.0.1", "[::1]")
+_WILDCARD_BINDS = ("", "0.0.0.0", "::", "[::]")
+
+
+def default_allowed_hosts(bind_host: str, *, auth: bool) -> tuple[str, ...] | None:
+    """The Host header values a server bound to ``bind_host`` accepts when none are configured.
+
+    A page on another site can point a name it controls at this server (DNS rebinding) and then
+    talk to it as if it were that site; without authentication nothing else would stop it. So:
+    loopback names on loopback; the name or address the server was bound to; on every interface,
+    with authentication on, any name (a rebound page holds no credentials for this server), and
+    without it only this machine's names and IP literals (a literal cannot be rebound).
+    ``None`` means any host.
+    """
+    host = bind_host.strip().lower()
+    if host in _WILDCARD_BINDS:
+        if auth:
+            return None
+        machine = {socket.gethostname().lower(), socket.getfqdn().lower()} - {""}
+        return (*LOOPBACK_HOSTS, *sorted(machine), IP_LITERALS)
+    if is_loopback(host):
+        return LOOPBACK_HOSTS
+    return (f"[{host.strip('[]')}]" if ":" in host else host,)
+
+
+# A pattern that matches every IPv4 or bracketed IPv6 literal.
+IP_LITERALS = "<ip-literal>"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name[1:-1] if name.startswith("[") else name)
+    except ValueError:
+        return False
+    return True
+
+
+def _matches(name: str, pattern: str) -> bool:
+    # Only "*" and "?" are wildcards: "[::1]" is an IPv6 literal, not a character class.
+    if "*" not in pattern and "?" not in pattern:
+        return name == pattern
+    return fnmatch.fnmatchcase(name, pattern.replace("[", "[[]"))
+
+
 class HostAllowListMiddleware:
     """Refuse requests whose Host header is not allowed (DNS-rebinding protection).
 
     Patterns match the host name without the port (``example.com``, ``*.example.com``)
-    or the whole header (``example.com:5000``).
+    or the whole header (``example.com:5000``); :data:`IP_LITERALS` matches any IP address.
     """
 
     def __init__(self, app: ASGIApp, *, allowed_hosts: Sequence[str]) -> None:
         self.app = app
-        self.patterns = tuple(h.strip().lower() for h in allowed_hosts if h.strip())
+        patterns = [h.strip().lower() for h in allowed_hosts if h.strip()]
+        self.ip_literals = IP_LITERALS in patterns
+        self.patterns = tuple(p for p in patterns if p != IP_LITERALS)
 
     def allowed(self, header: str) -> bool:
         host = header.strip().lower()
@@ -86,13 +143,12 @@ class HostAllowListMiddleware:
             name = host[: host.find("]") + 1] if "]" in host else host
         else:
             name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        return any(
-            fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(host, pattern)
-            for pattern in self.patterns
-        )
+        if self.ip_literals and _is_ip_literal(name):
+            return True
+        return any(_matches(name, pattern) or _matches(host, pattern) for pattern in self.patterns)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket") and self.patterns:
+        if scope["type"] in ("http", "websocket"):
             header = ""
             for key, value in scope["headers"]:
                 if key == b"host":
@@ -101,7 +157,11 @@ class HostAllowListMiddleware:
             if not self.allowed(header):
                 if scope["type"] == "http":
                     await send_error(
-                        send, 403, "PERMISSION_DENIED", f"Host {header!r} is not allowed"
+                        send,
+                        403,
+                        "PERMISSION_DENIED",
+                        f"Host {header!r} is not allowed: start the server with "
+                        "--allowed-hosts NAME (or MLTRAIL_ALLOWED_HOSTS) to accept this name",
                     )
                 return
         await self.app(scope, receive, send)

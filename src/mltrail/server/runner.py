@@ -12,7 +12,6 @@ inherit it, in every worker), so asyncio turns Nagle off as it does for one proc
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 import os
 import signal
@@ -22,20 +21,12 @@ from typing import Any
 
 from mltrail.config import ENV_PREFIX, Settings
 from mltrail.errors import ConfigurationError, MltrailError
+from mltrail.server.middleware import is_loopback
 
 logger = logging.getLogger("mltrail.server")
 
 APP_FACTORY = "mltrail.server.app:create_app_from_environment"
 GRACEFUL_SHUTDOWN_SECONDS = 30
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
