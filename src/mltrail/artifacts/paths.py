@@ -49,19 +49,35 @@ def _check_form(original: str, form: str) -> None:
     for variant in (form, unicodedata.normalize("NFKC", form)):
         if "\\" in variant:
             raise _reject(original, "backslashes are not allowed")
-        if variant.startswith("/"):
-            raise _reject(original, "absolute paths are not allowed")
         if _DRIVE.match(variant):
             raise _reject(original, "drive letters are not allowed")
-        if any(seg == ".." for seg in variant.split("/")):
-            raise _reject(original, "'..' segments are not allowed")
+        why = escapes_root(variant)
+        if why:
+            raise _reject(original, why)
+
+
+def escapes_root(path: str) -> str | None:
+    """Why ``path``, joined to a folder, could name something outside it (None: it cannot).
+
+    The one check of ``..`` that artifact paths and metric, param and tag names share.
+    """
+    if path.startswith("/"):
+        return "absolute paths are not allowed"
+    segments = path.split("/")
+    if ".." in segments:
+        return "'..' segments are not allowed"
+    # "a//b" is "/b" to os.path.join and to some object stores: as absolute as "/b".
+    if "" in segments[1:-1]:
+        return "empty segments ('//') are not allowed"
+    return None
 
 
 def safe_relpath(path: str) -> str:
     """A normalised posix relative path (``""`` for the root), or InvalidParameterValue.
 
-    Empty and ``.`` segments are dropped; absolute paths, drive letters, ``..``, backslashes,
-    control characters and percent-encoded (also repeatedly encoded) forms of them are rejected.
+    ``.`` segments and a trailing ``/`` are dropped; absolute paths, ``//`` inside the path,
+    drive letters, ``..``, backslashes, control characters and percent-encoded (also repeatedly
+    encoded) forms of them are rejected.
     The returned path keeps the caller's spelling: it is not percent-decoded.
     """
     if not isinstance(path, str):

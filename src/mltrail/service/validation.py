@@ -2,8 +2,8 @@
 
 Limits:
 - metric, param and tag keys: 1..250 characters of letters, digits, ``_ - . / : space``;
-  the key must be a normalized relative path (no leading ``/``, no ``.``/``..`` segments,
-  no ``//``);
+  the key must be a normalized relative path (no leading ``/``, no ``.``/``..`` segments
+  anywhere, no ``//``; checked by the artifact path check);
 - param values: at most 6000 characters; run tag values: at most 8000;
 - experiment names: non-blank, at most 256 characters (the column size);
   experiment tag keys as above, values at most 20000 characters;
@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mltrail.artifacts.paths import escapes_root
 from mltrail.entities import Metric, Param, RunTag
 from mltrail.errors import InvalidParameterValue
 
@@ -68,12 +69,21 @@ def validate_key(key: object, *, what: str = "key") -> str:
         raise _invalid(
             f"Invalid value \"{key}\" for parameter '{what}' supplied: {_KEY_CHARS_HINT}"
         )
-    if key.startswith("/") or posixpath.normpath(key) != key or key in (".", ".."):
+    if _resolves_elsewhere(key):
         raise _invalid(
-            f"Invalid value \"{key}\" for parameter '{what}' supplied: names must be "
-            "normalized relative paths (no leading '/', no '.' or '..' segments, no '//')."
+            f"Invalid value \"{key}\" for parameter '{what}' supplied: Names may be treated as "
+            "files in certain cases, and must not resolve to other names when treated as such. "
+            f"This name would resolve to {posixpath.normpath(key)!r}"
         )
     return key
+
+
+def _resolves_elsewhere(key: str) -> bool:
+    """Whether ``key``, taken as a file name below a run's folder, would name something else:
+    a ``..`` segment anywhere or a root (the artifact path check), or, as MLflow has it, a
+    normal form that differs or starts with ``..``."""
+    normal = posixpath.normpath(key)
+    return escapes_root(key) is not None or normal != key or normal.startswith("..")
 
 
 def _validate_text(value: object, *, what: str, limit: int) -> str:

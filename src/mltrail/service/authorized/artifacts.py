@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from mltrail.artifacts.paths import safe_relpath
 from mltrail.entities import FileInfo
 from mltrail.errors import PermissionDenied, ResourceDoesNotExist
 from mltrail.service.authorized.principal import AdminUnlessChecked, principal
@@ -20,12 +21,14 @@ class AuthorizedArtifacts(AdminUnlessChecked):
         return self.inner.destination
 
     def _check(self, path: str, need: Level) -> None:
+        # A path that could name something outside the destination is refused as such (400)
+        # before its first segment is taken for an experiment id.
+        rel = safe_relpath(path)
         who = principal()
         if who.is_admin:
             return
-        first = str(path).strip("/").split("/", 1)[0]
-        key = parse_experiment_key(first)
-        missing = ResourceDoesNotExist(f"Artifact {str(path).strip('/')!r} does not exist")
+        key = parse_experiment_key(rel.split("/", 1)[0])
+        missing = ResourceDoesNotExist(f"Artifact {rel!r} does not exist")
         if key is None:
             raise missing
         have = self.permissions.experiment_level(who, key)

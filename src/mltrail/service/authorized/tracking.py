@@ -25,6 +25,7 @@ from mltrail.service.permissions import (
     parse_experiment_key,
     run_not_found,
 )
+from mltrail.service.tracking import USER_TAG
 from mltrail.tracking_api import MetricColumns, TrackingAPI
 
 
@@ -147,6 +148,13 @@ class AuthorizedTracking(AdminUnlessChecked):
         if run_id is not None:
             # Resuming a run by id must not reach into someone else's run.
             self._run(run_id, Level.EDIT)
+        who = principal()
+        if not who.is_admin:
+            # A run is its author's, whatever the request claims; admins may record runs on
+            # someone's behalf (an import of another tracker's runs, say).
+            user_id = who.username
+            if tags and USER_TAG in tags:
+                tags = {**tags, USER_TAG: who.username}
         return self.inner.create_run(
             experiment_id,
             start_time=start_time,
