@@ -57,7 +57,8 @@ def test_error_shapes(live_server: LiveServer) -> None:
             "INVALID_PARAMETER_VALUE",
         )
         batch = f"{url}/runs/{run_id}/batch"
-        _error(http.post(batch, content=b"[1,"), 400, "BAD_REQUEST")
+        malformed = http.post(batch, content=b"[1,", headers={"content-type": "application/json"})
+        _error(malformed, 400, "BAD_REQUEST")
         _error(
             http.post(batch, json={"metrics": {"m": {"values": ["x"]}}}),
             400,
@@ -151,7 +152,9 @@ def test_body_limit_content_length_and_chunked(server_factory) -> None:  # type:
             "info"
         ]["run_id"]
         batch = http.post(
-            f"{server.url}{V1}/runs/{run_id}/batch", content=iter([big[:15_000], big[15_000:]])
+            f"{server.url}{V1}/runs/{run_id}/batch",
+            content=iter([big[:15_000], big[15_000:]]),
+            headers={"content-type": "application/json"},
         )
         _error(batch, 413, "REQUEST_LIMIT_EXCEEDED")
         # Artifact uploads stream to storage and are not bound by the request limit.
