@@ -18,6 +18,7 @@ _ROUTE_MODULES = (
     "experiments",
     "runs",
     "logging",
+    "metric_history",
     "artifacts",
     "server_info",
     "logged_models",

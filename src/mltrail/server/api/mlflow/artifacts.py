@@ -21,6 +21,7 @@ from mltrail.errors import InvalidParameterValue
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.routing import Call, MlflowRouter
 from mltrail.server.api.mlflow.runs import run_id_of
+from mltrail.server.api.mlflow.schema import REQUIRED, STRING
 
 _router = MlflowRouter()
 
@@ -149,7 +150,12 @@ def proxied_path(artifact_uri: str) -> str | None:
     return None
 
 
-@_router.rpc("GET", "/mlflow/artifacts/list", access="run:read")
+@_router.rpc(
+    "GET",
+    "/mlflow/artifacts/list",
+    access="run:read",
+    schema=(("run_id", STRING, REQUIRED), ("path", STRING), ("page_token", STRING)),
+)
 def list_run_artifacts(call: Call) -> dict[str, Any]:
     args = call.args
     run = call.tracking.get_run(run_id_of(args))
