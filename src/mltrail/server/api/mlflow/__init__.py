@@ -19,6 +19,8 @@ _ROUTE_MODULES = (
     "runs",
     "logging",
     "metric_history",
+    "run_artifacts",
+    "datasets",
     "artifacts",
     "server_info",
     "logged_models",

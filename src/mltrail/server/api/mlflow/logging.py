@@ -289,3 +289,55 @@ def log_outputs(call: Call) -> dict[str, Any]:
     value = _fit_budget({"models": models}, what="outputs")
     call.tracking.log_batch(run_id, tags=[RunTag(OUTPUTS_TAG, value)])
     return {}
+
+
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+_MODEL_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
+# What MLflow keeps of a model in the run's history tag (``Model.get_tags_dict``).
+_HISTORY_FIELDS = ("run_id", "artifact_path", "utc_time_created", "model_uuid")
+
+
+def _history_entry(model: dict[str, Any]) -> dict[str, Any]:
+    entry = {k: model[k] for k in _HISTORY_FIELDS if k in model}
+    flavors = model.get("flavors") or {}
+    entry["flavors"] = {
+        name: (
+            {k: v for k, v in config.items() if k != "config"}
+            if isinstance(config, dict)
+            else config
+        )
+        for name, config in (flavors.items() if isinstance(flavors, dict) else [])
+    }
+    return entry
+
+
+@_router.rpc(
+    "POST",
+    "/mlflow/runs/log-model",
+    access="run:edit",
+    schema=(("run_id", STRING, REQUIRED), ("model_json", STRING, REQUIRED)),
+)
+def log_model(call: Call) -> dict[str, Any]:
+    """The legacy route: append the model's description to the run's history tag."""
+    args = call.args
+    run_id = args.required_string("run_id")
+    text = args.required_string("model_json")
+    try:
+        model = json.loads(text)
+    except ValueError:
+        model = None
+    if not isinstance(model, dict):
+        raise InvalidParameterValue(f"Malformed model info. \n {text} \n is not a valid JSON.")
+    missing = set(_MODEL_FIELDS) - set(model)
+    if missing:
+        raise InvalidParameterValue(f"Model json is missing mandatory fields: {missing}")
+    run = call.tracking.get_run(run_id)
+    try:
+        history = json.loads(run.data.tags.get(LOGGED_MODELS_TAG, "[]"))
+    except ValueError:
+        history = []
+    if not isinstance(history, list):
+        history = []
+    history.append(_history_entry(model))
+    call.tracking.log_batch(run_id, tags=[RunTag(LOGGED_MODELS_TAG, json.dumps(history))])
+    return {}
