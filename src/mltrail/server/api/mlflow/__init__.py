@@ -21,6 +21,7 @@ _ROUTE_MODULES = (
     "metric_history",
     "run_artifacts",
     "datasets",
+    "graphql_route",
     "artifacts",
     "server_info",
     "logged_models",

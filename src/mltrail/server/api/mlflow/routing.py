@@ -135,6 +135,10 @@ class Args:
     def _name(self, name: str) -> str:
         return f"{self._prefix}{name}"
 
+    def raw(self) -> dict[str, Any]:
+        """The fields as received (a copy)."""
+        return dict(self._data)
+
     def validate(self, schema: Schema) -> None:
         """Check the fields against an MLflow schema (see :mod:`.schema`)."""
         validate(self._data, schema, from_query=self._from_query)
