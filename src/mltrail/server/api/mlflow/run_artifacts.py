@@ -34,6 +34,7 @@ _router = MlflowRouter()
 
 # MLflow's limit for files uploaded from its web UI.
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+RUNS_PREFIX = "runs:/"
 
 
 def router() -> MlflowRouter:
@@ -93,6 +94,11 @@ def get_model_version_artifact(call: Call) -> Response:
     uri = _services(call).registry.get_model_version_download_uri(
         args.required_string("name"), version=args.required_string("version")
     )
+    if uri.startswith(RUNS_PREFIX):
+        # A source kept as runs:/<run_id>/<path> (its run was unknown when registered).
+        run_id, _, inner = uri[len(RUNS_PREFIX) :].partition("/")
+        uri = call.tracking.get_run(run_id).info.artifact_uri
+        path = "/".join(p for p in (_safe(inner), path) if p)
     artifacts = run_artifacts(_services(call), uri)
     return _send(artifacts, path, call.request.headers.get("range"))
 
