@@ -20,7 +20,11 @@ Rules:
 
 * ``path`` is relative to ``/api/<version>.0``; every route is mounted twice, under
   ``/api/<version>.0`` (Python client) and ``/ajax-api/<version>.0`` (web UI). ``version``
-  defaults to 2; pass ``ajax=False`` for an api-only route. Path parameters use FastAPI's
+  defaults to 2; pass ``ajax=False`` for an api-only route, ``api=False`` for one MLflow
+  serves to its web UI only, ``version=0`` for one at the server root (``/graphql``).
+* ``schema`` lists MLflow's field checks of the route, in MLflow's order (see
+  :mod:`.schema`); they run before the handler, so the first bad field is the one MLflow
+  names. Path parameters use FastAPI's
   syntax (``{model_id}``, ``{path:path}``) and arrive in ``call.path``.
 * ``methods`` is one method or a tuple (``("GET", "POST")``).
 * The handler takes one :class:`Call`. ``call.args`` reads the request fields with
