@@ -31,7 +31,8 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         artifacts_destination=str(tmp_path / "artifacts"),
         no_auth=True,
     )
-    with TestClient(create_app(settings)) as test_client:
+    # The default Host allow-list of a loopback server takes loopback names only.
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 

@@ -45,6 +45,8 @@ PROXIED_SCHEMES = ("mlflow-artifacts", "mltrail-artifacts")
 MLFLOW_UPLOAD_PREFIXES = (
     "/api/2.0/mlflow-artifacts/artifacts/",
     "/ajax-api/2.0/mlflow-artifacts/artifacts/",
+    # The web UI's upload: raw file bytes (at most 10 MB, checked by the route).
+    "/ajax-api/2.0/mlflow/upload-artifact",
 )
 DEFAULT_SERVED_ARTIFACTS_DIR = "mlartifacts"
 _log = logging.getLogger("mltrail.server")
