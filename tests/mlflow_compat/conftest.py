@@ -59,7 +59,11 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], server: Server) -> N
     pytest.fail(f"mltrail server did not come up at {url}:\n{server.log()}")
 
 
-def start_server(tmp_path: Path, *, serve_artifacts: bool = True) -> Iterator[Server]:
+def start_server(
+    tmp_path: Path, *, serve_artifacts: bool = True, default_artifact_root: str | None = None
+) -> Iterator[Server]:
+    """A server over a fresh SQLite file; new experiments' root is the proxy when serving
+    artifacts (unless ``default_artifact_root`` is given, as with MLflow), else a folder."""
     port = _free_port()
     db_path = tmp_path / "mltrail.db"
     artifacts_dir = tmp_path / "artifacts"
@@ -69,13 +73,12 @@ def start_server(tmp_path: Path, *, serve_artifacts: bool = True) -> Iterator[Se
         MLTRAIL_BACKEND_STORE_URI=f"sqlite:///{db_path}",
         MLTRAIL_ARTIFACTS_DESTINATION=str(artifacts_dir),
         MLTRAIL_SERVE_ARTIFACTS="true" if serve_artifacts else "false",
-        # With the proxy on, the default root is only one more place stored locations and
-        # model sources may point at (the registry tests register s3://bucket/... sources).
-        MLTRAIL_DEFAULT_ARTIFACT_ROOT="s3://bucket"
-        if serve_artifacts
-        else str(tmp_path / "direct"),
         MLTRAIL_NO_AUTH="true",
     )
+    if default_artifact_root is None and not serve_artifacts:
+        default_artifact_root = str(tmp_path / "direct")
+    if default_artifact_root is not None:
+        env["MLTRAIL_DEFAULT_ARTIFACT_ROOT"] = default_artifact_root
     command = [
         sys.executable, "-m", "uvicorn", "--factory",
         "mltrail.server.app:create_app_from_environment",

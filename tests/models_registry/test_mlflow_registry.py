@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from mlflow_compat.conftest import MlflowRunner
+import pytest
+
+from mlflow_compat.conftest import MlflowRunner, Server, start_server
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[Server]:
+    """New experiments under s3://bucket (never written here), which makes s3://bucket/...
+    a place model sources may point at."""
+    yield from start_server(tmp_path, default_artifact_root="s3://bucket")
 
 
 def test_registry_lifecycle(run_mlflow: MlflowRunner) -> None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from mlflow_compat.conftest import Server
+from mlflow_compat.conftest import Server, start_server
 
 PROMPT = "tag.`mlflow.prompt.is_prompt` != 'true'"
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[Server]:
+    """New experiments under s3://bucket (never written here), which makes s3://bucket/...
+    a place model sources may point at."""
+    yield from start_server(tmp_path, default_artifact_root="s3://bucket")
 
 
 def _call(client: httpx.Client, method: str, path: str, **kw: Any) -> tuple[int, dict[str, Any]]:

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 
 from harness.inprocess import app_client
 from mltrail.config import Settings
-from mltrail.server.app import create_app
+from mltrail.server.api.v1 import STREAMING_UPLOAD_PREFIXES
+from mltrail.server.app import MLFLOW_UPLOAD_PREFIXES, create_app
 from mltrail.server.auth.rules import effective_routes, rule_of
 from mltrail.server.cross_site import JSON_PREFIXES
 
@@ -26,8 +27,8 @@ SIMPLE_TYPES = (
     "multipart/form-data; boundary=x",
 )
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
-BINARY_PREFIXES = ("/api/v1/artifacts/", "/api/2.0/mlflow-artifacts/artifacts/",
-                   "/ajax-api/2.0/mlflow-artifacts/artifacts/")  # fmt: skip
+# The routes that take raw bytes: the guard's own list.
+BINARY_PREFIXES = STREAMING_UPLOAD_PREFIXES + MLFLOW_UPLOAD_PREFIXES
 
 
 def _settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -6,6 +6,7 @@ import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
@@ -39,10 +40,13 @@ if TYPE_CHECKING:
     from mltrail.service.registry import RegistryService
 
 PROXY_ARTIFACT_ROOT = "mlflow-artifacts:/"
+PROXIED_SCHEMES = ("mlflow-artifacts", "mltrail-artifacts")
 # The MLflow adapter's artifact upload route streams too.
 MLFLOW_UPLOAD_PREFIXES = (
     "/api/2.0/mlflow-artifacts/artifacts/",
     "/ajax-api/2.0/mlflow-artifacts/artifacts/",
+    # The web UI's upload: raw file bytes (at most 10 MB, checked by the route).
+    "/ajax-api/2.0/mlflow/upload-artifact",
 )
 DEFAULT_SERVED_ARTIFACTS_DIR = "mlartifacts"
 _log = logging.getLogger("mltrail.server")
@@ -88,6 +92,36 @@ def build_model_services(
     return logged, registry
 
 
+def new_experiment_root(settings: Settings, *, own_artifacts: str, is_folder: bool) -> str:
+    """The artifact root of new experiments (each gets ``<root>/<experiment id>``).
+
+    As MLflow's ``resolve_default_artifact_root``: an explicit ``--default-artifact-root``
+    is used whether or not artifacts are served (clients then write to it directly, or
+    through the proxy when it is an ``mlflow-artifacts:`` URI, which the proxy resolves
+    against ``--artifacts-destination``); without one, ``mlflow-artifacts:/`` when serving,
+    else the folder store's own ``artifacts/``.
+    """
+    explicit = settings.default_artifact_root.strip()
+    if explicit:
+        proxied_prefix = urlsplit(explicit).path.strip("/")
+        if urlsplit(explicit).scheme in PROXIED_SCHEMES and proxied_prefix and not settings.no_auth:
+            # Permissions map the first folder under the destination to an experiment.
+            raise ConfigurationError(
+                f"--default-artifact-root {explicit!r}: with authentication on, a proxied root "
+                "cannot have a path; use mlflow-artifacts:/ and point --artifacts-destination "
+                f"at <destination>/{proxied_prefix} instead"
+            )
+        return explicit
+    if settings.serve_artifacts:
+        return PROXY_ARTIFACT_ROOT
+    if is_folder:
+        return own_artifacts
+    raise ConfigurationError(
+        "--default-artifact-root is required with --no-serve-artifacts and a database "
+        "backend store (where should clients write artifacts?)"
+    )
+
+
 def build_services(settings: Settings) -> Services:
     from mltrail.artifacts import open_artifact_store
     from mltrail.service.artifacts import ArtifactService
@@ -105,16 +139,7 @@ def build_services(settings: Settings) -> Services:
         )
         artifacts = ArtifactService(destination=open_artifact_store(destination, settings=settings))
         roots.append(destination)
-        default_root = PROXY_ARTIFACT_ROOT
-    else:
-        default_root = settings.default_artifact_root.strip() or (
-            own_artifacts if is_folder else ""
-        )
-        if not default_root:
-            raise ConfigurationError(
-                "--default-artifact-root is required with --no-serve-artifacts and a database "
-                "backend store (where should clients write artifacts?)"
-            )
+    default_root = new_experiment_root(settings, own_artifacts=own_artifacts, is_folder=is_folder)
     store = open_store(db_uri, default_artifact_root=default_root)
     allowed = tuple(dict.fromkeys(root for root in roots if root))
     tracking = TrackingService(store=store, allowed_artifact_roots=allowed)

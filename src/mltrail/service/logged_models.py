@@ -112,13 +112,8 @@ class LoggedModelService:
                 f"The experiment {experiment_id} must be in the 'active' state. "
                 f"Current state is {experiment.lifecycle_stage}."
             )
-        if source_run_id:
-            run = self.tracking.get_run(source_run_id)
-            if run.info.experiment_id != experiment.experiment_id:
-                raise InvalidParameterValue(
-                    f"Run {source_run_id} belongs to experiment {run.info.experiment_id}, "
-                    f"not to experiment {experiment_id}."
-                )
+        # The source run is recorded as given, as MLflow does: an id the server does not
+        # know (or a run of another experiment) is kept, the model simply has no run link.
         if name is not None and len(name) > MAX_NAME_LENGTH:
             raise InvalidParameterValue(
                 f"Logged model name exceeds the maximum length of {MAX_NAME_LENGTH} characters."

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from mltrail.artifacts.paths import check_stored_uri
 from mltrail.entities import PagedList
+from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
 from mltrail.model_entities import (
     LoggedModel,
     ModelVersion,
@@ -43,6 +44,7 @@ from mltrail.store.paging import decode_token, encode_token
 from mltrail.tracking_api import TrackingAPI
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+RUNS_SCHEME = "runs:/"
 MAX_MODELS_PAGE = 1000
 MAX_VERSIONS_PAGE = 200_000
 
@@ -69,7 +71,9 @@ class RegistryService:
         self.allowed_roots = None if allowed_roots is None else tuple(allowed_roots)
 
     def _checked_location(self, uri: str, *, what: str) -> str:
-        if self.allowed_roots is None:
+        if self.allowed_roots is None or uri.startswith(RUNS_SCHEME):
+            # A runs:/ source left as it is names a run the server did not know; readers
+            # resolve it through the tracking API, never as a location of their own.
             return uri
         return check_stored_uri(uri, allowed_roots=self.allowed_roots, what=what)
 
@@ -217,8 +221,17 @@ class RegistryService:
                     registered.model_id,
                 )
             elif isinstance(ref, RunSource):
-                run = self.tracking.get_run(ref.run_id)
-                run_id = run_id or run.info.run_id
+                if run_id and run_id != ref.run_id:
+                    raise InvalidParameterValue(
+                        f"Invalid model version source: '{source}'. The run_id request "
+                        "parameter must identify the resource that contains the source."
+                    )
+                try:
+                    run = self.tracking.get_run(ref.run_id)
+                except ResourceDoesNotExist:
+                    # As MLflow: the version keeps its source and has no run link.
+                    return source, ref.run_id, None
+                run_id = run.info.run_id
                 logged = self._logged_model_of_run(
                     run.info.experiment_id, run.info.run_id, ref.path
                 )
@@ -257,8 +270,13 @@ class RegistryService:
                 links = []
         except ValueError:
             links = []
-        entry = {"name": name, "version": str(version)}
-        if entry not in links:
+        # MLflow writes the version as a number; older mltrail rows hold it as a string.
+        entry = {"name": name, "version": version}
+        if not any(
+            isinstance(link, dict)
+            and (link.get("name"), str(link.get("version"))) == (name, str(version))
+            for link in links
+        ):
             links.append(entry)
         self.logged_models.set_logged_model_tags(
             model_id, tags={MODEL_VERSIONS_TAG: json.dumps(links)}

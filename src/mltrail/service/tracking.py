@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit, urlunsplit
 
 from mltrail.artifacts.paths import check_stored_uri
 from mltrail.entities import (
@@ -73,6 +75,7 @@ class TrackingService:
         v.validate_experiment_name(name)
         if artifact_location is not None:
             v.validate_artifact_location(artifact_location)
+            artifact_location = absolute_location(artifact_location)
             if artifact_location and self.allowed_artifact_roots is not None:
                 check_stored_uri(
                     artifact_location,
@@ -331,6 +334,18 @@ class TrackingService:
         self, run_ids: Sequence[str]
     ) -> dict[str, list[MetricSummary]]:
         return self.store.get_metric_summaries_of_runs([_run_ref(r) for r in run_ids])
+
+
+def absolute_location(location: str) -> str:
+    """A relative local path (``my_location``, ``file:my_location``) made absolute against the
+    working directory, as MLflow's ``resolve_uri_if_local`` does; anything else unchanged."""
+    parsed = urlsplit(location)
+    if parsed.scheme not in ("", "file") or parsed.netloc or not parsed.path:
+        return location
+    if PurePosixPath(parsed.path).is_absolute():
+        return location
+    absolute = (Path.cwd() / parsed.path).as_posix()
+    return absolute if not parsed.scheme else urlunsplit(parsed._replace(path=absolute))
 
 
 def _experiment_id(experiment_id: object) -> str:

@@ -290,21 +290,24 @@ def test_experiment_ids(engine: sa.Engine) -> None:
 
 
 def test_ties_are_broken_by_run_id(engine: sa.Engine) -> None:
-    assert search(engine, experiment_ids=[3]) == ["tie_c", "tie_b", "tie_a", "tie_0"]
-    assert search(engine, experiment_ids=[3], order_by=["run_name"]) == [
-        "tie_c",
-        "tie_b",
-        "tie_a",
-        "tie_0",
-    ]
+    # MLflow's rule: start_time DESC unless requested, then ascending run id.
+    default = ["tie_a", "tie_b", "tie_c", "tie_0"]
+    assert search(engine, experiment_ids=[3]) == default
+    assert search(engine, experiment_ids=[3], order_by=["run_name"]) == default
     assert search(engine, experiment_ids=[3], order_by=["start_time", "run_id"]) == [
         "tie_0",
         "tie_a",
         "tie_b",
         "tie_c",
     ]
+    assert search(engine, experiment_ids=[3], order_by=["start_time", "run_id DESC"]) == [
+        "tie_0",
+        "tie_c",
+        "tie_b",
+        "tie_a",
+    ]
     pages = [search(engine, experiment_ids=[3], limit=1, offset=o) for o in range(4)]
-    assert pages == [["tie_c"], ["tie_b"], ["tie_a"], ["tie_0"]]
+    assert pages == [[run] for run in default]
 
 
 def test_limit_offset_default_order(engine: sa.Engine) -> None:

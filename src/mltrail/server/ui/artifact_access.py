@@ -31,6 +31,10 @@ class RunArtifacts:
             return rel
         return f"{self.prefix}/{rel}" if rel else self.prefix
 
+    def full_path(self, path: str) -> str:
+        """Where ``path`` (relative to the run's folder, checked) is in the store."""
+        return self._full(path)
+
     def _relative(self, full: str) -> str:
         if self.prefix and full.startswith(self.prefix + "/"):
             return full[len(self.prefix) + 1 :]

@@ -8,9 +8,9 @@ NOT EXISTS. Ordering by a metric, param or tag LEFT JOINs that one (run_id, key)
 so a run appears once; runs without the key sort last in both directions, and NaN
 metrics sort after every number (infinities sort as the largest/smallest numbers).
 
-The tiebreak after the requested keys is start_time DESC, run_id DESC: both in the
-same direction so that MySQL/MariaDB can read the default order straight from the
-index (a mixed direction forces a sort of the whole experiment).
+The tiebreak after the requested keys is MLflow's (``_get_orderby_clauses`` of its SQL
+store): start_time DESC unless start_time was requested, then run_id ascending, so that
+equal start times page in the same order on both servers.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def run_search_query(
     if (Entity.ATTRIBUTE, "start_time") not in named:
         sort.append(_runs.c.start_time.desc())
     if (Entity.ATTRIBUTE, "run_id") not in named:
-        sort.append(_runs.c.run_id.desc())
+        sort.append(_runs.c.run_id.asc())
 
     return (
         sa.select(_runs.c.run_id)

@@ -238,8 +238,16 @@ class SqlLoggedModelStore:
         query = sa.select(logged_models).where(
             lm.experiment_id.in_(ids), lm.lifecycle_stage == ACTIVE
         )
-        for clause in parse_filter(filter_string, LOGGED_MODELS):
+        clauses = parse_filter(filter_string, LOGGED_MODELS)
+        for clause in clauses:
             query = query.where(_condition(clause, datasets))
+        if datasets and not any(c.entity is FilterEntity.METRIC for c in clauses):
+            # As MLflow: without a metric filter, the datasets select the models that have
+            # a metric on one of them.
+            mm = logged_model_metrics.c
+            query = query.where(
+                sa.exists().where(mm.model_id == lm.model_id, _metric_scope(datasets))
+            )
         query = query.order_by(*_ordering(order_by)).limit(max_results + 1).offset(offset)
         with read_connection(self.engine) as conn:
             rows = list(conn.execute(query))

@@ -1,8 +1,9 @@
 """The MLflow REST 2.0 adapter: MLflow's routes and shapes, translated to the service layer.
 
 ``install(app)`` mounts every MLflow route (tracking, logged models, registry, proxied
-artifacts, server info) under ``/api/2.0`` and ``/ajax-api/2.0`` (``/api/3.0`` for server
-info). See ``routing`` for how a route is declared.
+artifacts, server info, the web UI's own routes and ``/graphql``) under ``/api/2.0`` and
+``/ajax-api/2.0`` (``/api/3.0`` for server info, the server root where MLflow serves a route
+there). See ``routing`` for how a route is declared.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ _ROUTE_MODULES = (
     "experiments",
     "runs",
     "logging",
+    "metric_history",
+    "run_artifacts",
+    "datasets",
+    "graphql_route",
     "artifacts",
     "server_info",
     "logged_models",

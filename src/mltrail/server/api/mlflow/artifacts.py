@@ -21,6 +21,7 @@ from mltrail.errors import InvalidParameterValue
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.routing import Call, MlflowRouter
 from mltrail.server.api.mlflow.runs import run_id_of
+from mltrail.server.api.mlflow.schema import REQUIRED, STRING
 
 _router = MlflowRouter()
 
@@ -59,7 +60,7 @@ async def upload_artifact(call: Call) -> dict[str, Any]:
     return {}
 
 
-def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """[start, end) of a single ``bytes=`` range, None for the whole file."""
     if not header:
         return None
@@ -73,11 +74,11 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     else:
         start, end = max(size - int(last), 0), size
     if start >= size or start >= end:
-        raise _RangeNotSatisfiable(size)
+        raise RangeNotSatisfiable(size)
     return start, end
 
 
-class _RangeNotSatisfiable(Exception):
+class RangeNotSatisfiable(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(size)
         self.size = size
@@ -90,8 +91,8 @@ async def download_artifact(call: Call) -> Response:
     # Open once to learn the size (and fail with a JSON 404 before any byte is sent).
     chunks, size, content_type = await run_in_threadpool(service.open, path)
     try:
-        wanted = _byte_range(call.request.headers.get("range"), size)
-    except _RangeNotSatisfiable:
+        wanted = byte_range(call.request.headers.get("range"), size)
+    except RangeNotSatisfiable:
         _close(chunks)
         return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
     name = posixpath.basename(safe_relpath(path))
@@ -149,7 +150,12 @@ def proxied_path(artifact_uri: str) -> str | None:
     return None
 
 
-@_router.rpc("GET", "/mlflow/artifacts/list", access="run:read")
+@_router.rpc(
+    "GET",
+    "/mlflow/artifacts/list",
+    access="run:read",
+    schema=(("run_id", STRING, REQUIRED), ("path", STRING), ("page_token", STRING)),
+)
 def list_run_artifacts(call: Call) -> dict[str, Any]:
     args = call.args
     run = call.tracking.get_run(run_id_of(args))

@@ -8,12 +8,14 @@ from mltrail.entities import ViewType
 from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
+from mltrail.server.api.mlflow.schema import ARRAY, ENUM, INT, REQUIRED, STRING
 
 _router = MlflowRouter()
 
 SEARCH_MAX_RESULTS = 50_000
 SEARCH_DEFAULT_RESULTS = 1_000
 VIEW_TYPES = [v.name for v in ViewType]
+_EXPERIMENT_ID = (("experiment_id", REQUIRED, STRING),)
 
 
 def router() -> MlflowRouter:
@@ -43,7 +45,12 @@ def max_results(args: Args, *, default: int, limit: int) -> int:
     return value
 
 
-@_router.rpc("POST", "/mlflow/experiments/create", access="experiment:create")
+@_router.rpc(
+    "POST",
+    "/mlflow/experiments/create",
+    access="experiment:create",
+    schema=(("name", REQUIRED, STRING), ("artifact_location", STRING), ("tags", ARRAY)),
+)
 def create_experiment(call: Call) -> dict[str, Any]:
     args = call.args
     name = args.required_string("name")
@@ -54,13 +61,18 @@ def create_experiment(call: Call) -> dict[str, Any]:
     return {"experiment_id": experiment_id}
 
 
-@_router.rpc("GET", "/mlflow/experiments/get", access="experiment:read")
+@_router.rpc("GET", "/mlflow/experiments/get", access="experiment:read", schema=_EXPERIMENT_ID)
 def get_experiment(call: Call) -> dict[str, Any]:
     experiment_id = call.args.required_string("experiment_id")
     return {"experiment": codec.experiment(call.tracking.get_experiment(experiment_id))}
 
 
-@_router.rpc("GET", "/mlflow/experiments/get-by-name", access="experiment:read")
+@_router.rpc(
+    "GET",
+    "/mlflow/experiments/get-by-name",
+    access="experiment:read",
+    schema=(("experiment_name", REQUIRED, STRING),),
+)
 def get_experiment_by_name(call: Call) -> dict[str, Any]:
     name = call.args.required_string("experiment_name")
     exp = call.tracking.get_experiment_by_name(name)
@@ -70,7 +82,18 @@ def get_experiment_by_name(call: Call) -> dict[str, Any]:
     return {"experiment": codec.experiment(exp)}
 
 
-@_router.rpc(("GET", "POST"), "/mlflow/experiments/search", access="experiment:read")
+@_router.rpc(
+    ("GET", "POST"),
+    "/mlflow/experiments/search",
+    access="experiment:read",
+    schema=(
+        ("view_type", ENUM),
+        ("max_results", INT),
+        ("order_by", ARRAY),
+        ("filter", STRING),
+        ("page_token", STRING),
+    ),
+)
 def search_experiments(call: Call) -> dict[str, Any]:
     args = call.args
     page = call.tracking.search_experiments(
@@ -83,7 +106,12 @@ def search_experiments(call: Call) -> dict[str, Any]:
     return codec.paged("experiments", [codec.experiment(e) for e in page], page.token)
 
 
-@_router.rpc("POST", "/mlflow/experiments/update", access="experiment:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/experiments/update",
+    access="experiment:edit",
+    schema=(*_EXPERIMENT_ID, ("new_name", STRING, REQUIRED)),
+)
 def rename_experiment(call: Call) -> dict[str, Any]:
     experiment_id = call.args.required_string("experiment_id")
     new_name = call.args.required_string("new_name")
@@ -91,19 +119,28 @@ def rename_experiment(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/experiments/delete", access="experiment:delete")
+@_router.rpc(
+    "POST", "/mlflow/experiments/delete", access="experiment:delete", schema=_EXPERIMENT_ID
+)
 def delete_experiment(call: Call) -> dict[str, Any]:
     call.tracking.delete_experiment(call.args.required_string("experiment_id"))
     return {}
 
 
-@_router.rpc("POST", "/mlflow/experiments/restore", access="experiment:delete")
+@_router.rpc(
+    "POST", "/mlflow/experiments/restore", access="experiment:delete", schema=_EXPERIMENT_ID
+)
 def restore_experiment(call: Call) -> dict[str, Any]:
     call.tracking.restore_experiment(call.args.required_string("experiment_id"))
     return {}
 
 
-@_router.rpc("POST", "/mlflow/experiments/set-experiment-tag", access="experiment:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/experiments/set-experiment-tag",
+    access="experiment:edit",
+    schema=(*_EXPERIMENT_ID, ("key", REQUIRED, STRING), ("value", STRING)),
+)
 def set_experiment_tag(call: Call) -> dict[str, Any]:
     args = call.args
     call.tracking.set_experiment_tag(
@@ -114,7 +151,12 @@ def set_experiment_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/experiments/delete-experiment-tag", access="experiment:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/experiments/delete-experiment-tag",
+    access="experiment:edit",
+    schema=(*_EXPERIMENT_ID, ("key", REQUIRED, STRING)),
+)
 def delete_experiment_tag(call: Call) -> dict[str, Any]:
     args = call.args
     call.tracking.delete_experiment_tag(

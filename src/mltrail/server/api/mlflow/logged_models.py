@@ -7,6 +7,7 @@ from typing import Any
 from mltrail.model_entities import DatasetScope, LoggedModel, ModelOrder
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
+from mltrail.server.api.mlflow.schema import ARRAY, ENUM, INT, REQUIRED, STRING, STRING_ITEMS
 from mltrail.server.services import models_services
 from mltrail.service.logged_models import LoggedModelService
 
@@ -59,7 +60,19 @@ def _key_values(args: Args, name: str) -> dict[str, str]:
     return out
 
 
-@_router.rpc("POST", "/mlflow/logged-models", access="experiment:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/logged-models",
+    access="experiment:edit",
+    schema=(
+        ("experiment_id", STRING, REQUIRED),
+        ("name", STRING),
+        ("model_type", STRING),
+        ("source_run_id", STRING),
+        ("params", ARRAY),
+        ("tags", ARRAY),
+    ),
+)
 def create_logged_model(call: Call) -> dict[str, Any]:
     args = call.args
     model = _service(call).create_logged_model(
@@ -73,7 +86,19 @@ def create_logged_model(call: Call) -> dict[str, Any]:
     return {"model": encode_logged_model(model)}
 
 
-@_router.rpc("POST", "/mlflow/logged-models/search", access="experiment:read")
+@_router.rpc(
+    "POST",
+    "/mlflow/logged-models/search",
+    access="experiment:read",
+    schema=(
+        ("experiment_ids", ARRAY, STRING_ITEMS, REQUIRED),
+        ("filter", STRING),
+        ("datasets", ARRAY),
+        ("max_results", INT),
+        ("order_by", ARRAY),
+        ("page_token", STRING),
+    ),
+)
 def search_logged_models(call: Call) -> dict[str, Any]:
     args = call.args
     datasets = [
@@ -108,7 +133,12 @@ def get_logged_model(call: Call) -> dict[str, Any]:
     return {"model": encode_logged_model(model)}
 
 
-@_router.rpc("PATCH", "/mlflow/logged-models/{model_id}", access="logged_model:edit")
+@_router.rpc(
+    "PATCH",
+    "/mlflow/logged-models/{model_id}",
+    access="logged_model:edit",
+    schema=(("status", ENUM, REQUIRED),),
+)
 def finalize_logged_model(call: Call) -> dict[str, Any]:
     status = call.args.optional_enum(
         "status", ["LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"]
@@ -125,7 +155,12 @@ def delete_logged_model(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("PATCH", "/mlflow/logged-models/{model_id}/tags", access="logged_model:edit")
+@_router.rpc(
+    "PATCH",
+    "/mlflow/logged-models/{model_id}/tags",
+    access="logged_model:edit",
+    schema=(("tags", ARRAY),),
+)
 def set_logged_model_tags(call: Call) -> dict[str, Any]:
     _service(call).set_logged_model_tags(call.path["model_id"], tags=_key_values(call.args, "tags"))
     return {}
@@ -139,7 +174,12 @@ def delete_logged_model_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/logged-models/{model_id}/params", access="logged_model:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/logged-models/{model_id}/params",
+    access="logged_model:edit",
+    schema=(("params", ARRAY),),
+)
 def log_logged_model_params(call: Call) -> dict[str, Any]:
     _service(call).log_logged_model_params(
         call.path["model_id"], params=_key_values(call.args, "params")

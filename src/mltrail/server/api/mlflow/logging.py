@@ -8,9 +8,22 @@ from typing import Any
 from mltrail.entities import Metric, Param, RunTag
 from mltrail.errors import InvalidParameterValue
 from mltrail.model_entities import LoggedModelMetric
-from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
-from mltrail.server.api.mlflow.runs import INPUTS_TAG, OUTPUTS_TAG, run_id_of, stored_json
+from mltrail.server.api.mlflow.runs import (
+    INPUTS_TAG,
+    OUTPUTS_TAG,
+    RUN_ID,
+    run_id_of,
+    stored_json,
+)
+from mltrail.server.api.mlflow.schema import (
+    ARRAY,
+    FLOAT,
+    INT,
+    REQUIRED,
+    STRING,
+    entries_have,
+)
 
 _router = MlflowRouter()
 
@@ -19,11 +32,9 @@ MAX_BATCH_METRICS = 1000
 MAX_BATCH_PARAMS = 100
 MAX_BATCH_TAGS = 100
 MAX_BATCH_ENTITIES = 1000
-HISTORY_PAGE_MAX = 25_000
 SAME_STEP_POINTS = 100_000
-BULK_MAX_RUNS = 100
-BULK_MAX_RESULTS = 2500
 # Run tag values are limited to this many characters by the service.
+_KEY_VALUE = (RUN_ID[0], ("key", REQUIRED, STRING), ("value", STRING))
 IO_TAG_BUDGET = 8000
 
 
@@ -110,7 +121,21 @@ def _check_limit(kind: str, count: int, limit: int) -> None:
         )
 
 
-@_router.rpc("POST", "/mlflow/runs/log-metric", access="run:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/runs/log-metric",
+    access="run:edit",
+    schema=(
+        RUN_ID[0],
+        ("key", REQUIRED, STRING),
+        ("value", REQUIRED, FLOAT),
+        ("timestamp", INT, REQUIRED),
+        ("step", INT),
+        ("model_id", STRING),
+        ("dataset_name", STRING),
+        ("dataset_digest", STRING),
+    ),
+)
 def log_metric(call: Call) -> dict[str, Any]:
     run_id = run_id_of(call.args)
     metrics, links = _split_metrics(call, run_id, [call.args])
@@ -119,7 +144,17 @@ def log_metric(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/runs/log-batch", access="run:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/runs/log-batch",
+    access="run:edit",
+    schema=(
+        ("run_id", STRING, REQUIRED),
+        ("metrics", ARRAY, entries_have("key", "value", "timestamp")),
+        ("params", ARRAY, entries_have("key")),
+        ("tags", ARRAY, entries_have("key")),
+    ),
+)
 def log_batch(call: Call) -> dict[str, Any]:
     args = call.args
     run_id = args.required_string("run_id")
@@ -143,7 +178,7 @@ def log_batch(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/runs/log-parameter", access="run:edit")
+@_router.rpc("POST", "/mlflow/runs/log-parameter", access="run:edit", schema=_KEY_VALUE)
 def log_param(call: Call) -> dict[str, Any]:
     args = call.args
     param = Param(args.required_string("key"), args.string("value"))
@@ -151,7 +186,7 @@ def log_param(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/runs/set-tag", access="run:edit")
+@_router.rpc("POST", "/mlflow/runs/set-tag", access="run:edit", schema=_KEY_VALUE)
 def set_tag(call: Call) -> dict[str, Any]:
     args = call.args
     tag = RunTag(args.required_string("key"), args.string("value"))
@@ -159,7 +194,7 @@ def set_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/runs/delete-tag", access="run:edit")
+@_router.rpc("POST", "/mlflow/runs/delete-tag", access="run:edit", schema=_KEY_VALUE[:2])
 def delete_tag(call: Call) -> dict[str, Any]:
     args = call.args
     call.tracking.delete_tag(run_id_of(args), key=args.required_string("key"))
@@ -201,7 +236,12 @@ def _fit_budget(value: dict[str, Any], *, what: str) -> str:
     return text
 
 
-@_router.rpc("POST", "/mlflow/runs/log-inputs", access="run:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/runs/log-inputs",
+    access="run:edit",
+    schema=(RUN_ID[0], ("datasets", ARRAY), ("models", ARRAY)),
+)
 def log_inputs(call: Call) -> dict[str, Any]:
     args = call.args
     run_id = args.required_string("run_id")
@@ -230,7 +270,12 @@ def log_inputs(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/runs/outputs", access="run:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/runs/outputs",
+    access="run:edit",
+    schema=(RUN_ID[0], ("models", REQUIRED, ARRAY)),
+)
 def log_outputs(call: Call) -> dict[str, Any]:
     args = call.args
     run_id = args.required_string("run_id")
@@ -246,52 +291,53 @@ def log_outputs(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("GET", "/mlflow/metrics/get-history", access="run:read")
-def get_metric_history(call: Call) -> dict[str, Any]:
-    args = call.args
-    requested = args.integer("max_results", HISTORY_PAGE_MAX)
-    if requested < 1:
-        raise InvalidParameterValue(
-            f"Invalid value {requested} for parameter 'max_results' supplied. It must be positive."
-        )
-    page = call.tracking.get_metric_history(
-        run_id_of(args),
-        key=args.required_string("metric_key"),
-        max_results=min(requested, HISTORY_PAGE_MAX),
-        page_token=args.optional_string("page_token") or None,
-    )
-    return codec.paged("metrics", [codec.metric(m) for m in page], page.token)
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+_MODEL_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
+# What MLflow keeps of a model in the run's history tag (``Model.get_tags_dict``).
+_HISTORY_FIELDS = ("run_id", "artifact_path", "utc_time_created", "model_uuid")
 
 
-@_router.rpc("GET", "/mlflow/metrics/get-history-bulk-interval", access="run:read")
-def get_metric_history_bulk_interval(call: Call) -> dict[str, Any]:
+def _history_entry(model: dict[str, Any]) -> dict[str, Any]:
+    entry = {k: model[k] for k in _HISTORY_FIELDS if k in model}
+    flavors = model.get("flavors") or {}
+    entry["flavors"] = {
+        name: (
+            {k: v for k, v in config.items() if k != "config"}
+            if isinstance(config, dict)
+            else config
+        )
+        for name, config in (flavors.items() if isinstance(flavors, dict) else [])
+    }
+    return entry
+
+
+@_router.rpc(
+    "POST",
+    "/mlflow/runs/log-model",
+    access="run:edit",
+    schema=(("run_id", STRING, REQUIRED), ("model_json", STRING, REQUIRED)),
+)
+def log_model(call: Call) -> dict[str, Any]:
+    """The legacy route: append the model's description to the run's history tag."""
     args = call.args
-    run_ids = args.string_list("run_ids")
-    if not run_ids:
-        raise InvalidParameterValue("GetMetricHistoryBulkInterval request must specify run_ids.")
-    if len(run_ids) > BULK_MAX_RUNS:
-        raise InvalidParameterValue(
-            f"GetMetricHistoryBulkInterval request cannot specify more than {BULK_MAX_RUNS} "
-            f"run_ids. Received {len(run_ids)} run_ids."
-        )
-    key = args.required_string("metric_key")
-    start_step = args.optional_integer("start_step")
-    end_step = args.optional_integer("end_step")
-    if (start_step is None) != (end_step is None):
-        raise InvalidParameterValue(
-            "If either start step or end step are specified, both must be specified."
-        )
-    if start_step is not None and end_step is not None and end_step < start_step:
-        raise InvalidParameterValue("end_step must be greater than start_step.")
-    max_results = args.integer("max_results", BULK_MAX_RESULTS)
-    if not 1 <= max_results <= BULK_MAX_RESULTS:
-        raise InvalidParameterValue(
-            f"max_results must be between 1 and {BULK_MAX_RESULTS}; got {max_results}."
-        )
-    out: list[dict[str, Any]] = []
-    for run_id in run_ids:
-        points = call.tracking.get_metric_history_sampled(
-            run_id, key=key, max_points=max_results, start_step=start_step, end_step=end_step
-        )
-        out.extend(codec.metric(m, run_id=run_id) for m in points)
-    return codec.compact({"metrics": out})
+    run_id = args.required_string("run_id")
+    text = args.required_string("model_json")
+    try:
+        model = json.loads(text)
+    except ValueError:
+        model = None
+    if not isinstance(model, dict):
+        raise InvalidParameterValue(f"Malformed model info. \n {text} \n is not a valid JSON.")
+    missing = set(_MODEL_FIELDS) - set(model)
+    if missing:
+        raise InvalidParameterValue(f"Model json is missing mandatory fields: {missing}")
+    run = call.tracking.get_run(run_id)
+    try:
+        history = json.loads(run.data.tags.get(LOGGED_MODELS_TAG, "[]"))
+    except ValueError:
+        history = []
+    if not isinstance(history, list):
+        history = []
+    history.append(_history_entry(model))
+    call.tracking.log_batch(run_id, tags=[RunTag(LOGGED_MODELS_TAG, json.dumps(history))])
+    return {}

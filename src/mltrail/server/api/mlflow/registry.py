@@ -7,6 +7,16 @@ from typing import Any, TypedDict
 from mltrail.model_entities import ModelVersion, RegisteredModel
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
+from mltrail.server.api.mlflow.schema import (
+    ARRAY,
+    BOOL,
+    INT,
+    REQUIRED,
+    STRING,
+    STRING_ITEMS,
+    Schema,
+    at_most,
+)
 from mltrail.server.services import models_services
 from mltrail.service.registry import RegistryService
 
@@ -56,6 +66,15 @@ def encode_registered_model(model: RegisteredModel) -> dict[str, Any]:
     )
 
 
+def _search_schema(limit: int) -> Schema:
+    return (
+        ("filter", STRING),
+        ("max_results", INT, at_most(limit)),
+        ("order_by", ARRAY, STRING_ITEMS),
+        ("page_token", STRING),
+    )
+
+
 def _tags(args: Args) -> dict[str, str]:
     return {t.required_string("key"): t.string("value") for t in args.messages("tags")}
 
@@ -86,7 +105,12 @@ def _search_request(args: Args) -> _SearchRequest:
 
 
 # -- registered models ---------------------------------------------------------
-@_router.rpc("POST", f"{_RM}/create", access="registered_model:create")
+@_router.rpc(
+    "POST",
+    f"{_RM}/create",
+    access="registered_model:create",
+    schema=(("name", STRING, REQUIRED), ("tags", ARRAY), ("description", STRING)),
+)
 def create_registered_model(call: Call) -> dict[str, Any]:
     model = _service(call).create_registered_model(
         _name(call.args),
@@ -96,20 +120,29 @@ def create_registered_model(call: Call) -> dict[str, Any]:
     return {"registered_model": encode_registered_model(model)}
 
 
-@_router.rpc("GET", f"{_RM}/get", access="registered_model:read")
+@_router.rpc(
+    "GET", f"{_RM}/get", access="registered_model:read", schema=(("name", STRING, REQUIRED),)
+)
 def get_registered_model(call: Call) -> dict[str, Any]:
     model = _service(call).get_registered_model(_name(call.args))
     return {"registered_model": encode_registered_model(model)}
 
 
-@_router.rpc(("GET", "POST"), f"{_RM}/search", access="registered_model:read")
+@_router.rpc(
+    ("GET", "POST"), f"{_RM}/search", access="registered_model:read", schema=_search_schema(1000)
+)
 def search_registered_models(call: Call) -> dict[str, Any]:
     page = _service(call).search_registered_models(**_search_request(call.args))
     items = [encode_registered_model(m) for m in page]
     return codec.paged("registered_models", items, page.token)
 
 
-@_router.rpc("POST", f"{_RM}/rename", access="registered_model:edit")
+@_router.rpc(
+    "POST",
+    f"{_RM}/rename",
+    access="registered_model:edit",
+    schema=(("name", STRING, REQUIRED), ("new_name", STRING, REQUIRED)),
+)
 def rename_registered_model(call: Call) -> dict[str, Any]:
     model = _service(call).rename_registered_model(
         _name(call.args), new_name=call.args.required_string("new_name")
@@ -117,7 +150,12 @@ def rename_registered_model(call: Call) -> dict[str, Any]:
     return {"registered_model": encode_registered_model(model)}
 
 
-@_router.rpc("PATCH", f"{_RM}/update", access="registered_model:edit")
+@_router.rpc(
+    "PATCH",
+    f"{_RM}/update",
+    access="registered_model:edit",
+    schema=(("name", STRING, REQUIRED), ("description", STRING)),
+)
 def update_registered_model(call: Call) -> dict[str, Any]:
     model = _service(call).update_registered_model(
         _name(call.args), description=call.args.optional_string("description")
@@ -125,13 +163,23 @@ def update_registered_model(call: Call) -> dict[str, Any]:
     return {"registered_model": encode_registered_model(model)}
 
 
-@_router.rpc("DELETE", f"{_RM}/delete", access="registered_model:delete")
+@_router.rpc(
+    "DELETE",
+    f"{_RM}/delete",
+    access="registered_model:delete",
+    schema=(("name", STRING, REQUIRED),),
+)
 def delete_registered_model(call: Call) -> dict[str, Any]:
     _service(call).delete_registered_model(_name(call.args))
     return {}
 
 
-@_router.rpc(("GET", "POST"), f"{_RM}/get-latest-versions", access="registered_model:read")
+@_router.rpc(
+    ("GET", "POST"),
+    f"{_RM}/get-latest-versions",
+    access="registered_model:read",
+    schema=(("name", STRING, REQUIRED), ("stages", ARRAY, STRING_ITEMS)),
+)
 def get_latest_versions(call: Call) -> dict[str, Any]:
     versions = _service(call).get_latest_versions(
         _name(call.args), stages=call.args.string_list("stages")
@@ -139,7 +187,12 @@ def get_latest_versions(call: Call) -> dict[str, Any]:
     return codec.compact({"model_versions": [encode_model_version(v) for v in versions]})
 
 
-@_router.rpc("POST", f"{_RM}/set-tag", access="registered_model:edit")
+@_router.rpc(
+    "POST",
+    f"{_RM}/set-tag",
+    access="registered_model:edit",
+    schema=(("name", STRING, REQUIRED), ("key", STRING, REQUIRED), ("value", STRING)),
+)
 def set_registered_model_tag(call: Call) -> dict[str, Any]:
     args = call.args
     _service(call).set_registered_model_tag(
@@ -148,7 +201,12 @@ def set_registered_model_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("DELETE", f"{_RM}/delete-tag", access="registered_model:edit")
+@_router.rpc(
+    "DELETE",
+    f"{_RM}/delete-tag",
+    access="registered_model:edit",
+    schema=(("name", STRING, REQUIRED), ("key", STRING, REQUIRED)),
+)
 def delete_registered_model_tag(call: Call) -> dict[str, Any]:
     _service(call).delete_registered_model_tag(
         _name(call.args), key=call.args.required_string("key")
@@ -156,7 +214,12 @@ def delete_registered_model_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", f"{_RM}/alias", access="registered_model:edit")
+@_router.rpc(
+    "POST",
+    f"{_RM}/alias",
+    access="registered_model:edit",
+    schema=(("name", STRING, REQUIRED), ("alias", STRING, REQUIRED), ("version", STRING, REQUIRED)),
+)
 def set_registered_model_alias(call: Call) -> dict[str, Any]:
     args = call.args
     _service(call).set_registered_model_alias(
@@ -165,7 +228,12 @@ def set_registered_model_alias(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("DELETE", f"{_RM}/alias", access="registered_model:delete")
+@_router.rpc(
+    "DELETE",
+    f"{_RM}/alias",
+    access="registered_model:delete",
+    schema=(("name", STRING, REQUIRED), ("alias", STRING, REQUIRED)),
+)
 def delete_registered_model_alias(call: Call) -> dict[str, Any]:
     _service(call).delete_registered_model_alias(
         _name(call.args), alias=call.args.required_string("alias")
@@ -173,7 +241,12 @@ def delete_registered_model_alias(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("GET", f"{_RM}/alias", access="registered_model:read")
+@_router.rpc(
+    "GET",
+    f"{_RM}/alias",
+    access="registered_model:read",
+    schema=(("name", STRING, REQUIRED), ("alias", STRING, REQUIRED)),
+)
 def get_model_version_by_alias(call: Call) -> dict[str, Any]:
     version = _service(call).get_model_version_by_alias(
         _name(call.args), alias=call.args.required_string("alias")
@@ -182,7 +255,20 @@ def get_model_version_by_alias(call: Call) -> dict[str, Any]:
 
 
 # -- model versions --------------------------------------------------------------
-@_router.rpc("POST", f"{_MV}/create", access="registered_model:edit")
+@_router.rpc(
+    "POST",
+    f"{_MV}/create",
+    access="registered_model:edit",
+    schema=(
+        ("name", STRING, REQUIRED),
+        ("source", STRING, REQUIRED),
+        ("run_id", STRING),
+        ("tags", ARRAY),
+        ("run_link", STRING),
+        ("description", STRING),
+        ("model_id", STRING),
+    ),
+)
 def create_model_version(call: Call) -> dict[str, Any]:
     args = call.args
     version = _service(call).create_model_version(
@@ -197,20 +283,32 @@ def create_model_version(call: Call) -> dict[str, Any]:
     return {"model_version": encode_model_version(version)}
 
 
-@_router.rpc("GET", f"{_MV}/get", access="registered_model:read")
+@_router.rpc(
+    "GET",
+    f"{_MV}/get",
+    access="registered_model:read",
+    schema=(("name", STRING, REQUIRED), ("version", STRING, REQUIRED)),
+)
 def get_model_version(call: Call) -> dict[str, Any]:
     version = _service(call).get_model_version(_name(call.args), version=_version(call.args))
     return {"model_version": encode_model_version(version)}
 
 
-@_router.rpc(("GET", "POST"), f"{_MV}/search", access="registered_model:read")
+@_router.rpc(
+    ("GET", "POST"), f"{_MV}/search", access="registered_model:read", schema=_search_schema(200_000)
+)
 def search_model_versions(call: Call) -> dict[str, Any]:
     page = _service(call).search_model_versions(**_search_request(call.args))
     items = [encode_model_version(v) for v in page]
     return codec.paged("model_versions", items, page.token)
 
 
-@_router.rpc("PATCH", f"{_MV}/update", access="registered_model:edit")
+@_router.rpc(
+    "PATCH",
+    f"{_MV}/update",
+    access="registered_model:edit",
+    schema=(("name", STRING, REQUIRED), ("version", STRING, REQUIRED), ("description", STRING)),
+)
 def update_model_version(call: Call) -> dict[str, Any]:
     args = call.args
     version = _service(call).update_model_version(
@@ -219,7 +317,17 @@ def update_model_version(call: Call) -> dict[str, Any]:
     return {"model_version": encode_model_version(version)}
 
 
-@_router.rpc("POST", f"{_MV}/transition-stage", access="registered_model:edit")
+@_router.rpc(
+    "POST",
+    f"{_MV}/transition-stage",
+    access="registered_model:edit",
+    schema=(
+        ("name", STRING, REQUIRED),
+        ("version", STRING, REQUIRED),
+        ("stage", STRING, REQUIRED),
+        ("archive_existing_versions", BOOL),
+    ),
+)
 def transition_model_version_stage(call: Call) -> dict[str, Any]:
     args = call.args
     version = _service(call).transition_model_version_stage(
@@ -231,7 +339,12 @@ def transition_model_version_stage(call: Call) -> dict[str, Any]:
     return {"model_version": encode_model_version(version)}
 
 
-@_router.rpc("DELETE", f"{_MV}/delete", access="registered_model:delete")
+@_router.rpc(
+    "DELETE",
+    f"{_MV}/delete",
+    access="registered_model:delete",
+    schema=(("name", STRING, REQUIRED), ("version", STRING, REQUIRED)),
+)
 def delete_model_version(call: Call) -> dict[str, Any]:
     _service(call).delete_model_version(_name(call.args), version=_version(call.args))
     return {}
@@ -245,7 +358,17 @@ def get_model_version_download_uri(call: Call) -> dict[str, Any]:
     return {"artifact_uri": uri}
 
 
-@_router.rpc("POST", f"{_MV}/set-tag", access="registered_model:edit")
+@_router.rpc(
+    "POST",
+    f"{_MV}/set-tag",
+    access="registered_model:edit",
+    schema=(
+        ("name", STRING, REQUIRED),
+        ("version", STRING, REQUIRED),
+        ("key", STRING, REQUIRED),
+        ("value", STRING),
+    ),
+)
 def set_model_version_tag(call: Call) -> dict[str, Any]:
     args = call.args
     _service(call).set_model_version_tag(
@@ -257,7 +380,12 @@ def set_model_version_tag(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("DELETE", f"{_MV}/delete-tag", access="registered_model:edit")
+@_router.rpc(
+    "DELETE",
+    f"{_MV}/delete-tag",
+    access="registered_model:edit",
+    schema=(("name", STRING, REQUIRED), ("version", STRING, REQUIRED), ("key", STRING, REQUIRED)),
+)
 def delete_model_version_tag(call: Call) -> dict[str, Any]:
     args = call.args
     _service(call).delete_model_version_tag(

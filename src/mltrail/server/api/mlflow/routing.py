@@ -20,7 +20,11 @@ Rules:
 
 * ``path`` is relative to ``/api/<version>.0``; every route is mounted twice, under
   ``/api/<version>.0`` (Python client) and ``/ajax-api/<version>.0`` (web UI). ``version``
-  defaults to 2; pass ``ajax=False`` for an api-only route. Path parameters use FastAPI's
+  defaults to 2; pass ``ajax=False`` for an api-only route, ``api=False`` for one MLflow
+  serves to its web UI only, ``version=0`` for one at the server root (``/graphql``).
+* ``schema`` lists MLflow's field checks of the route, in MLflow's order (see
+  :mod:`.schema`); they run before the handler, so the first bad field is the one MLflow
+  names. Path parameters use FastAPI's
   syntax (``{model_id}``, ``{path:path}``) and arrive in ``call.path``.
 * ``methods`` is one method or a tuple (``("GET", "POST")``).
 * The handler takes one :class:`Call`. ``call.args`` reads the request fields with
@@ -53,9 +57,7 @@ Rules:
 from __future__ import annotations
 
 import inspect
-import json
 import math
-import reprlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -72,6 +74,12 @@ from mltrail.errors import (
     TemporarilyUnavailable,
 )
 from mltrail.server.api.mlflow.dispatch import Endpoint, StaticRouteDispatch
+from mltrail.server.api.mlflow.schema import (
+    Schema,
+    invalid_value_message,
+    missing_value_message,
+    validate,
+)
 from mltrail.server.threads import run_blocking
 from mltrail.wire import decode_json, encode_json
 
@@ -79,24 +87,32 @@ if TYPE_CHECKING:
     from mltrail.tracking_api import TrackingAPI
 
 API_ACCESS_KEY = "x-mltrail-access"
+_PATH_ERROR = "Invalid path"
+# (sqlstate, error_class) MLflow adds to an error of each code (mlflow.error_classification).
+_CLIENT_ERROR = ("KAM00", "INVALID_PARAMETER_VALUE")
+_ERROR_CLASSES = {
+    "BAD_REQUEST": _CLIENT_ERROR,
+    "INVALID_PARAMETER_VALUE": _CLIENT_ERROR,
+    "ENDPOINT_NOT_FOUND": ("KAM00", "RESOURCE_NOT_FOUND"),
+    "RESOURCE_DOES_NOT_EXIST": ("KAM00", "RESOURCE_NOT_FOUND"),
+    "RESOURCE_ALREADY_EXISTS": ("KAM00", "RESOURCE_ALREADY_EXISTS"),
+    "PERMISSION_DENIED": ("KAM00", "PERMISSION_DENIED"),
+    "INTERNAL_ERROR": ("XXM00", "CLIENT_INTERNAL_ERROR"),
+    "INVALID_STATE": ("XXM00", "CLIENT_INTERNAL_ERROR"),
+    "TEMPORARILY_UNAVAILABLE": ("XXM00", "CLIENT_INTERNAL_ERROR"),
+}
 HandlerResult = dict[str, Any] | Response
 Handler = Callable[["Call"], HandlerResult | Awaitable[HandlerResult]]
 H = TypeVar("H", bound=Handler)
 
-_DOCS_HINT = "See the API docs for more information about request parameters."
-
 
 def _missing(name: str) -> InvalidParameterValue:
-    return InvalidParameterValue(f"Missing value for required parameter '{name}'. {_DOCS_HINT}")
+    return InvalidParameterValue(missing_value_message(name))
 
 
 def _invalid(name: str, value: Any, expected: str) -> InvalidParameterValue:
-    # reprlib bounds the size and depth of what is shown: a body may nest a thousand levels.
-    shown = json.dumps(value) if isinstance(value, str) else reprlib.repr(value)
-    return InvalidParameterValue(
-        f"Invalid value {shown} for parameter '{name}' supplied. Hint: Value was of type "
-        f"'{type(value).__name__}', expected {expected}. {_DOCS_HINT}"
-    )
+    # MLflow's words (``expected`` is not part of them; it documents the call site).
+    return InvalidParameterValue(invalid_value_message(name, value))
 
 
 _NON_FINITE = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf}
@@ -123,6 +139,14 @@ class Args:
     def _name(self, name: str) -> str:
         return f"{self._prefix}{name}"
 
+    def raw(self) -> dict[str, Any]:
+        """The fields as received (a copy)."""
+        return dict(self._data)
+
+    def validate(self, schema: Schema) -> None:
+        """Check the fields against an MLflow schema (see :mod:`.schema`)."""
+        validate(self._data, schema, from_query=self._from_query)
+
     def has(self, name: str) -> bool:
         value = self._raw(name)
         return value is not None
@@ -130,7 +154,7 @@ class Args:
     def _raw(self, name: str) -> Any:
         value = self._data.get(name)
         if self._from_query and isinstance(value, list):
-            return value[-1] if value else None
+            return value[0] if value else None
         return value
 
     # -- strings -----------------------------------------------------------
@@ -322,6 +346,8 @@ class RouteSpec:
     version: int
     ajax: bool
     raw_body: bool
+    schema: Schema = ()
+    api: bool = True
 
 
 class MlflowRouter:
@@ -338,7 +364,9 @@ class MlflowRouter:
         access: str,
         version: int = 2,
         ajax: bool = True,
+        api: bool = True,
         raw_body: bool = False,
+        schema: Schema = (),
     ) -> Callable[[H], H]:
         method_tuple = (methods,) if isinstance(methods, str) else tuple(methods)
 
@@ -352,6 +380,8 @@ class MlflowRouter:
                     version=version,
                     ajax=ajax,
                     raw_body=raw_body,
+                    schema=schema,
+                    api=api,
                 )
             )
             return handler
@@ -366,10 +396,17 @@ def json_response(body: Mapping[str, Any], *, status: int = 200) -> Response:
 
 
 def error_response(error: MltrailError) -> Response:
-    code, status = error.code, error.status
+    code, status, message = error.code, error.status, error.message
     if code == "INVALID_STATE" and status == 400:
         code = "INVALID_PARAMETER_VALUE"
-    return json_response({"error_code": code, "message": error.message}, status=status)
+    if code == "INVALID_PARAMETER_VALUE" and message.startswith(_PATH_ERROR):
+        # MLflow answers every unsafe artifact path with exactly this message.
+        message = _PATH_ERROR
+    body = {"error_code": code, "message": message}
+    classified = _ERROR_CLASSES.get(code)
+    if classified is not None:
+        body["sqlstate"], body["error_class"] = classified
+    return json_response(body, status=status)
 
 
 async def parse_args(request: Request) -> Args:
@@ -399,6 +436,8 @@ def _endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
                 args = Args.from_query(request.query_params.multi_items())
             else:
                 args = await parse_args(request)
+            if spec.schema:
+                args.validate(spec.schema)
             call = Call(request=request, args=args, path=dict(request.path_params))
             if is_async:
                 result = await spec.handler(call)  # type: ignore[misc]
@@ -415,7 +454,9 @@ def _endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
 
 
 def _prefixes(spec: RouteSpec) -> list[str]:
-    out = [f"/api/{spec.version}.0"]
+    if spec.version == 0:
+        return [""]  # mounted at the root, as MLflow's /get-artifact is
+    out = [f"/api/{spec.version}.0"] if spec.api else []
     if spec.ajax:
         out.append(f"/ajax-api/{spec.version}.0")
     return out

@@ -16,6 +16,15 @@ from mltrail.entities import MetricSummary, Run, RunStatus
 from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.experiments import max_results, tag_pairs, view_type
 from mltrail.server.api.mlflow.routing import Args, Call, MlflowRouter
+from mltrail.server.api.mlflow.schema import (
+    ARRAY,
+    ENUM,
+    INT,
+    REQUIRED,
+    STRING,
+    STRING_ITEMS,
+    at_most,
+)
 from mltrail.tracking_api import TrackingAPI
 
 _router = MlflowRouter()
@@ -25,6 +34,7 @@ OUTPUTS_TAG = "mltrail.outputs"
 RUN_STATUSES = [s.value for s in RunStatus]
 SEARCH_MAX_RESULTS = 50_000
 SEARCH_DEFAULT_RESULTS = 1_000
+RUN_ID = (("run_id", REQUIRED, STRING),)
 
 
 def router() -> MlflowRouter:
@@ -90,7 +100,12 @@ def render_runs(tracking: TrackingAPI, runs: Sequence[Run]) -> list[dict[str, An
     return [render_run(tracking, r, summaries=summaries.get(r.info.run_id, [])) for r in runs]
 
 
-@_router.rpc("POST", "/mlflow/runs/create", access="experiment:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/runs/create",
+    access="experiment:edit",
+    schema=(("experiment_id", STRING), ("start_time", INT), ("run_name", STRING)),
+)
 def create_run(call: Call) -> dict[str, Any]:
     args = call.args
     run = call.tracking.create_run(
@@ -104,13 +119,18 @@ def create_run(call: Call) -> dict[str, Any]:
     return {"run": render_run(call.tracking, run)}
 
 
-@_router.rpc("GET", "/mlflow/runs/get", access="run:read")
+@_router.rpc("GET", "/mlflow/runs/get", access="run:read", schema=RUN_ID)
 def get_run(call: Call) -> dict[str, Any]:
     run = call.tracking.get_run(run_id_of(call.args))
     return {"run": render_run(call.tracking, run)}
 
 
-@_router.rpc("POST", "/mlflow/runs/update", access="run:edit")
+@_router.rpc(
+    "POST",
+    "/mlflow/runs/update",
+    access="run:edit",
+    schema=(*RUN_ID, ("end_time", INT), ("status", ENUM), ("run_name", STRING)),
+)
 def update_run(call: Call) -> dict[str, Any]:
     args = call.args
     status = args.optional_enum("status", RUN_STATUSES)
@@ -123,19 +143,29 @@ def update_run(call: Call) -> dict[str, Any]:
     return {"run_info": codec.run_info(info)}
 
 
-@_router.rpc("POST", "/mlflow/runs/delete", access="run:delete")
+@_router.rpc("POST", "/mlflow/runs/delete", access="run:delete", schema=RUN_ID)
 def delete_run(call: Call) -> dict[str, Any]:
     call.tracking.delete_run(run_id_of(call.args))
     return {}
 
 
-@_router.rpc("POST", "/mlflow/runs/restore", access="run:delete")
+@_router.rpc("POST", "/mlflow/runs/restore", access="run:delete", schema=RUN_ID)
 def restore_run(call: Call) -> dict[str, Any]:
     call.tracking.restore_run(run_id_of(call.args))
     return {}
 
 
-@_router.rpc("POST", "/mlflow/runs/search", access="experiment:read")
+@_router.rpc(
+    "POST",
+    "/mlflow/runs/search",
+    access="experiment:read",
+    schema=(
+        ("experiment_ids", ARRAY),
+        ("filter", STRING),
+        ("max_results", INT, at_most(SEARCH_MAX_RESULTS)),
+        ("order_by", ARRAY, STRING_ITEMS),
+    ),
+)
 def search_runs(call: Call) -> dict[str, Any]:
     args = call.args
     experiment_ids = args.string_list("experiment_ids")
