@@ -162,11 +162,21 @@ def _run_uvicorn(app: ScoringApp, sock: socket.socket) -> None:
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    # uvicorn re-raises the signal that stopped it once it has shut down; with the default
+    # action that would kill the process before the statistics of the last minute are handed
+    # over, so the re-raised signal lands on a handler that lets the shutdown finish.
+    previous = {sig: signal.signal(sig, _note_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     app.start()
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         app.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _note_signal(signum: int, _frame: Any) -> None:
+    logger.info("Stopped by signal %d", signum)
 
 
 class _Monitoring:
@@ -312,11 +322,14 @@ def _serve_many(
         monitoring = _start_monitoring(config, served, client, channel)
     try:
         while children:
+            # Polled, not a blocking wait: a signal that lands on another thread of this
+            # process would not interrupt os.wait(), and its handler would wait with it.
             try:
-                pid, status = os.wait()
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
-            except InterruptedError:
+            if pid == 0:
+                time.sleep(0.2)
                 continue
             index = children.pop(pid, -1)
             if index >= 0 and not stopping.is_set():
@@ -359,6 +372,10 @@ def _child(
             logger.error("Worker failed: %s", exc)
             code = 1
     finally:
+        if channel is not None:
+            # The queue's feeder thread must hand the last minutes over before _exit.
+            channel.close()
+            channel.join_thread()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
