@@ -113,11 +113,15 @@ class Serving:
         return int(self.proc.returncode)
 
 
-def wait_for_ping(url: str, proc: subprocess.Popen[bytes], log: Path, *, timeout: float = 180) -> None:
+def wait_for_ping(
+    url: str, proc: subprocess.Popen[bytes], log: Path, *, timeout: float = 180
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')[-6000:]}")
+            pytest.fail(
+                f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')[-6000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/ping", timeout=5) as answer:
                 if answer.status == 200:
@@ -128,7 +132,11 @@ def wait_for_ping(url: str, proc: subprocess.Popen[bytes], log: Path, *, timeout
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLTRAIL_", "MLFLOW_", "PROMETHEUS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLTRAIL_", "MLFLOW_", "PROMETHEUS_"))
+    }
     env.update(extra)
     return env
 
@@ -138,7 +146,9 @@ def start_serving(tmp_path: Path) -> Iterator[object]:
     """``start(args, tracking_uri=...)`` runs ``mltrail models serve ARGS`` on a free port."""
     started: list[Serving] = []
 
-    def start(args: Sequence[str], *, tracking_uri: str | None = None, env: dict[str, str] | None = None) -> Serving:
+    def start(
+        args: Sequence[str], *, tracking_uri: str | None = None, env: dict[str, str] | None = None
+    ) -> Serving:
         port = free_port()
         log_path = tmp_path / f"serve-{port}.log"
         command = [sys.executable, "-m", "mltrail"]
@@ -147,7 +157,11 @@ def start_serving(tmp_path: Path) -> Iterator[object]:
         command += ["models", "serve", "--port", str(port), *args]
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=clean_env(**(env or {}))
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=tmp_path,
+                env=clean_env(**(env or {})),
             )
         serving = Serving(url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path)
         started.append(serving)

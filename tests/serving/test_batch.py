@@ -40,12 +40,26 @@ def _read(path: Path) -> pd.DataFrame:
 
 @pytest.mark.parametrize("source", ["csv", "parquet", "json", "jsonl"])
 @pytest.mark.parametrize("target", ["csv", "parquet", "json", "jsonl"])
-def test_every_format_in_and_out_in_chunks(tmp_path: Path, ridge_dir: Path, source: str, target: str) -> None:
+def test_every_format_in_and_out_in_chunks(
+    tmp_path: Path, ridge_dir: Path, source: str, target: str
+) -> None:
     frame = training_frame(1234, seed=5)[0]
     src, dst = tmp_path / f"in.{source}", tmp_path / f"out.{target}"
     _write(frame, src)
     result = CliRunner().invoke(
-        cli, ["models", "predict", "-m", str(ridge_dir), "-i", str(src), "-o", str(dst), "--chunk-rows", "100"]
+        cli,
+        [
+            "models",
+            "predict",
+            "-m",
+            str(ridge_dir),
+            "-i",
+            str(src),
+            "-o",
+            str(dst),
+            "--chunk-rows",
+            "100",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "1234 rows" in result.stderr
@@ -56,18 +70,27 @@ def test_every_format_in_and_out_in_chunks(tmp_path: Path, ridge_dir: Path, sour
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_bad_input_fails_with_the_column_and_leaves_no_output(tmp_path: Path, ridge_dir: Path) -> None:
+def test_bad_input_fails_with_the_column_and_leaves_no_output(
+    tmp_path: Path, ridge_dir: Path
+) -> None:
     frame = training_frame(30)[0].drop(columns=["f3"])
     src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
     frame.to_csv(src, index=False)
-    result = CliRunner().invoke(cli, ["models", "predict", "-m", str(ridge_dir), "-i", str(src), "-o", str(dst)])
+    result = CliRunner().invoke(
+        cli, ["models", "predict", "-m", str(ridge_dir), "-i", str(src), "-o", str(dst)]
+    )
     assert result.exit_code == 2 and "'f3'" in result.stderr
     assert list(tmp_path.iterdir()) == [src]
     bad = tmp_path / "in.json"
     bad.write_text('[{"f0": 1}, 5]')
-    result = CliRunner().invoke(cli, ["models", "predict", "-m", str(ridge_dir), "-i", str(bad), "-o", str(dst)])
+    result = CliRunner().invoke(
+        cli, ["models", "predict", "-m", str(ridge_dir), "-i", str(bad), "-o", str(dst)]
+    )
     assert result.exit_code == 2 and "record" in result.stderr
-    result = CliRunner().invoke(cli, ["models", "predict", "-m", str(ridge_dir), "-i", str(src), "-o", str(tmp_path / "o.xlsx")])
+    result = CliRunner().invoke(
+        cli,
+        ["models", "predict", "-m", str(ridge_dir), "-i", str(src), "-o", str(tmp_path / "o.xlsx")],
+    )
     assert result.exit_code == 2 and "extension" in result.stderr
 
 
@@ -96,6 +119,8 @@ def test_memory_stays_flat_in_the_input_size(tmp_path: Path, ridge_dir: Path) ->
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         peaks[rows] = int(done.stdout.split()[-1]) * 1024
-    input_growth = (tmp_path / "in-400000.csv").stat().st_size - (tmp_path / "in-20000.csv").stat().st_size
+    input_growth = (tmp_path / "in-400000.csv").stat().st_size - (
+        tmp_path / "in-20000.csv"
+    ).stat().st_size
     # 20x the rows (about 45 MB more CSV): the peak may not grow by more than a fifth of that.
     assert peaks[400_000] - peaks[20_000] < input_growth / 5, (peaks, input_growth)

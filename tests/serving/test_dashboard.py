@@ -24,7 +24,9 @@ def test_the_version_page_shows_the_serve_command(tmp_path: Path) -> None:
     mltrail.set_experiment("dash")
     frame, target = training_frame(30)
     with mltrail.start_run():
-        mltrail.sklearn.log_model(Ridge().fit(frame, target), "model", registered_model_name="churn model")
+        mltrail.sklearn.log_model(
+            Ridge().fit(frame, target), "model", registered_model_name="churn model"
+        )
     mltrail.flush()
     TrackingClient(tracking_uri=store).set_registered_model_alias("churn model", "champion", 1)
     app = create_app(Settings(backend_store_uri=store, no_auth=True))

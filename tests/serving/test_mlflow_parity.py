@@ -105,10 +105,14 @@ def tracking(tmp_path_factory: pytest.TempPathFactory, mlflow_python: Path) -> I
         yield server
 
 
-def _start(command: list[str], *, env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+def _start(
+    command: list[str], *, env: dict[str, str], log: Path, cwd: Path
+) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         # A session of its own: mlflow's CLI starts uvicorn as a child, and both must go.
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        return subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
+        )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -123,7 +127,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module", params=["ridge20", "plans"])
 def pair(
-    request: pytest.FixtureRequest, tracking: Server, mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tracking: Server,
+    mlflow_python: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pair]:
     name = request.param
     tmp = tmp_path_factory.mktemp(f"pair-{name}")
@@ -234,7 +241,10 @@ def test_requests_mlflow_refuses_are_refused(pair: Pair, request: pytest.Fixture
         (b"[1, 2]", "application/json"),
         (b'{"inputs": [], "instances": []}', "application/json"),
         (json.dumps({"dataframe_records": [missing]}).encode(), "application/json"),
-        (json.dumps({"dataframe_records": [{**first, next(iter(first)): "text"}]}).encode(), "application/json"),
+        (
+            json.dumps({"dataframe_records": [{**first, next(iter(first)): "text"}]}).encode(),
+            "application/json",
+        ),
     ]
     for body, content_type in bodies:
         theirs = post(pair.mlflow_url, body, content_type)
@@ -251,6 +261,10 @@ def test_version_names_the_registry_version(pair: Pair, request: pytest.FixtureR
     name = request.node.callspec.params["pair"]
     with urllib.request.urlopen(f"{pair.mltrail_url}/version", timeout=30) as answer:
         version = json.loads(answer.read())
-    assert (version["model_name"], version["model_version"], version["alias"]) == (name, 1, "champion")
+    assert (version["model_name"], version["model_version"], version["alias"]) == (
+        name,
+        1,
+        "champion",
+    )
     assert version["libraries"]["scikit-learn"]["recorded"]
     time.sleep(0)

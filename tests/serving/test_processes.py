@@ -53,8 +53,12 @@ def register_versions(store: str, name: str, scales: list[float]) -> list[float]
     for scale in scales:
         with mltrail.start_run():
             model = LinearRegression().fit(frame, frame.sum(axis=1) * scale)
-            mltrail.sklearn.log_model(model, "model", input_example=frame.head(2), registered_model_name=name)
-        answers.append(float(model.predict(pd.DataFrame([[1.0] * len(FEATURES)], columns=FEATURES))[0]))
+            mltrail.sklearn.log_model(
+                model, "model", input_example=frame.head(2), registered_model_name=name
+            )
+        answers.append(
+            float(model.predict(pd.DataFrame([[1.0] * len(FEATURES)], columns=FEATURES))[0])
+        )
     mltrail.flush()
     return answers
 
@@ -62,7 +66,9 @@ def register_versions(store: str, name: str, scales: list[float]) -> list[float]
 ONES = {"dataframe_records": [dict.fromkeys(FEATURES, 1.0)]}
 
 
-def test_watch_swaps_to_the_new_alias_target_under_concurrent_requests(tmp_path: Path, start_serving: Any) -> None:
+def test_watch_swaps_to_the_new_alias_target_under_concurrent_requests(
+    tmp_path: Path, start_serving: Any
+) -> None:
     store = str(tmp_path / "store")
     first, second = register_versions(store, "churn", [1.0, 2.0])
     client = TrackingClient(tracking_uri=store)
@@ -116,8 +122,12 @@ def test_watch_swaps_to_the_new_alias_target_under_concurrent_requests(tmp_path:
         assert labels[-1] == 2
     metrics = get(f"{serving.url}/metrics")
     assert sample_value(metrics, "mltrail_serving_model_swaps_total") == 1
-    assert sample_value(metrics, "mltrail_serving_model_info", {"name": "churn", "version": "2"}) == 1
-    assert sample_value(metrics, "mltrail_serving_model_info", {"name": "churn", "version": "1"}) == 0
+    assert (
+        sample_value(metrics, "mltrail_serving_model_info", {"name": "churn", "version": "2"}) == 1
+    )
+    assert (
+        sample_value(metrics, "mltrail_serving_model_info", {"name": "churn", "version": "1"}) == 0
+    )
 
 
 def test_workers_share_the_load_and_metrics_add_up_with_statistics_logged_to_a_run(
@@ -126,7 +136,15 @@ def test_workers_share_the_load_and_metrics_add_up_with_statistics_logged_to_a_r
     store = str(tmp_path / "store")
     (answer,) = register_versions(store, "churn", [3.0])
     serving = start_serving(
-        ["-m", "models:/churn/1", "--workers", "2", "--log-to-run", "--monitor-experiment", "monitoring"],
+        [
+            "-m",
+            "models:/churn/1",
+            "--workers",
+            "2",
+            "--log-to-run",
+            "--monitor-experiment",
+            "monitoring",
+        ],
         tracking_uri=store,
     )
     rows = 0
@@ -136,7 +154,12 @@ def test_workers_share_the_load_and_metrics_add_up_with_statistics_logged_to_a_r
         rows += n
     text = get(f"{serving.url}/metrics")
     assert sample_value(text, "mltrail_serving_rows_scored_total") == rows
-    assert sample_value(text, "mltrail_serving_requests_total", {"endpoint": "invocations", "status": "200"}) == 20
+    assert (
+        sample_value(
+            text, "mltrail_serving_requests_total", {"endpoint": "invocations", "status": "200"}
+        )
+        == 20
+    )
     assert serving.stop() == 0, serving.log()
 
     client = TrackingClient(tracking_uri=store)
@@ -147,12 +170,16 @@ def test_workers_share_the_load_and_metrics_add_up_with_statistics_logged_to_a_r
     assert run.data.tags["mltrail.serving.model_uri"] == "models:/churn/1"
     history = client.get_metric_history(run.info.run_id, "serving/rows")
     assert sum(m.value for m in history) == rows, serving.log()
-    assert sum(m.value for m in client.get_metric_history(run.info.run_id, "serving/requests")) == 20
+    assert (
+        sum(m.value for m in client.get_metric_history(run.info.run_id, "serving/requests")) == 20
+    )
     means = client.get_metric_history(run.info.run_id, "prediction/mean")
     assert means and all(m.value == pytest.approx(answer) for m in means)
 
 
-def _serve_fails(args: list[str], *, tracking_uri: str | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _serve_fails(
+    args: list[str], *, tracking_uri: str | None = None, cwd: Path
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "mltrail"]
     if tracking_uri is not None:
         command += ["--tracking-uri", tracking_uri]
@@ -203,15 +230,22 @@ def test_start_up_refusals_are_one_clear_line(tmp_path: Path, ridge_dir: Path) -
 def test_pickle_is_served_with_allow_pickle_and_version_differences_are_announced(
     tmp_path: Path, start_serving: Any
 ) -> None:
-    import mltrail.sklearn
     from sklearn.linear_model import Ridge
+
+    import mltrail.sklearn
 
     frame, target = training_frame(20)
     pickled = tmp_path / "pickled"
-    mltrail.sklearn.save_model(Ridge().fit(frame, target), pickled, serialization_format="pickle", input_example=frame.head(2))
+    mltrail.sklearn.save_model(
+        Ridge().fit(frame, target),
+        pickled,
+        serialization_format="pickle",
+        input_example=frame.head(2),
+    )
     requirements = pickled / "requirements.txt"
     requirements.write_text(
-        requirements.read_text().replace("scikit-learn==", "scikit-learn==0.0.1+") + "nosuchlib==1.0\n"
+        requirements.read_text().replace("scikit-learn==", "scikit-learn==0.0.1+")
+        + "nosuchlib==1.0\n"
     )
     serving = start_serving(["-m", str(pickled), "--allow-pickle"])
     status, body = post(serving.url, {"dataframe_records": frame.head(2).to_dict(orient="records")})

@@ -38,7 +38,9 @@ def post_json(client: TestClient, body: Any) -> Any:
     return client.post("/invocations", json=body)
 
 
-def test_every_json_format_and_csv_give_the_model_predictions(ridge: TestClient, ridge_dir: Path) -> None:
+def test_every_json_format_and_csv_give_the_model_predictions(
+    ridge: TestClient, ridge_dir: Path
+) -> None:
     frame = training_frame(5, seed=3)[0]
     want = expected(ridge_dir, frame)
     bodies = [
@@ -54,7 +56,9 @@ def test_every_json_format_and_csv_give_the_model_predictions(ridge: TestClient,
         assert answer.status_code == 200, (body, answer.text)
         assert answer.json() == {"predictions": want}
     csv = ridge.post(
-        "/invocations", content=frame.to_csv(index=False), headers={"content-type": "text/csv; charset=utf-8"}
+        "/invocations",
+        content=frame.to_csv(index=False),
+        headers={"content-type": "text/csv; charset=utf-8"},
     )
     assert csv.status_code == 200 and csv.json() == {"predictions": want}
 
@@ -65,23 +69,39 @@ def test_columns_in_another_order_integers_and_extra_columns_are_accepted(
     frame = training_frame(3, seed=4)[0]
     want = expected(ridge_dir, frame)
     shuffled = frame[FEATURES[::-1]]
-    assert post_json(ridge, {"dataframe_split": shuffled.to_dict(orient="split", index=False)}).json() == {
+    assert post_json(
+        ridge, {"dataframe_split": shuffled.to_dict(orient="split", index=False)}
+    ).json() == {"predictions": want}
+    extra = frame.assign(unused="text")
+    assert post_json(ridge, {"dataframe_records": extra.to_dict(orient="records")}).json() == {
         "predictions": want
     }
-    extra = frame.assign(unused="text")
-    assert post_json(ridge, {"dataframe_records": extra.to_dict(orient="records")}).json() == {"predictions": want}
     whole = frame.round(0)
     as_ints = [{k: int(v) for k, v in r.items()} for r in whole.to_dict(orient="records")]
-    assert post_json(ridge, {"dataframe_records": as_ints}).json() == {"predictions": expected(ridge_dir, whole)}
+    assert post_json(ridge, {"dataframe_records": as_ints}).json() == {
+        "predictions": expected(ridge_dir, whole)
+    }
 
 
 @pytest.mark.parametrize(
     ("record", "column", "words"),
     [
-        ({"f1": 1.0, "f2": 1.0, "f3": 1.0, "f4": 1.0, "f5": 1.0}, "f0", "missing input column 'f0'"),
-        ({"f0": "high", "f1": 1.0, "f2": 1.0, "f3": 1.0, "f4": 1.0, "f5": 1.0}, "f0", "expects double"),
+        (
+            {"f1": 1.0, "f2": 1.0, "f3": 1.0, "f4": 1.0, "f5": 1.0},
+            "f0",
+            "missing input column 'f0'",
+        ),
+        (
+            {"f0": "high", "f1": 1.0, "f2": 1.0, "f3": 1.0, "f4": 1.0, "f5": 1.0},
+            "f0",
+            "expects double",
+        ),
         ({"f0": None, "f1": 1.0, "f2": 1.0, "f3": 1.0, "f4": 1.0, "f5": 1.0}, "f0", "required"),
-        ({"f0": [1, 2], "f1": 1.0, "f2": 1.0, "f3": 1.0, "f4": 1.0, "f5": 1.0}, "f0", "expects double"),
+        (
+            {"f0": [1, 2], "f1": 1.0, "f2": 1.0, "f3": 1.0, "f4": 1.0, "f5": 1.0},
+            "f0",
+            "expects double",
+        ),
     ],
 )
 def test_signature_violations_are_400_naming_the_column(
@@ -108,7 +128,9 @@ def test_mixed_types_are_checked_per_column(mixed: TestClient, mixed_dir: Path) 
     for record, column, words in cases:
         answer = post_json(mixed, {"dataframe_records": [record]})
         assert answer.status_code == 400, answer.text
-        assert f"'{column}'" in answer.json()["message"] and words in answer.json()["message"], answer.text
+        assert f"'{column}'" in answer.json()["message"] and words in answer.json()["message"], (
+            answer.text
+        )
 
 
 @pytest.mark.parametrize(
@@ -124,7 +146,9 @@ def test_mixed_types_are_checked_per_column(mixed: TestClient, mixed_dir: Path) 
         (b"\xff\xfe", "text/csv", 400, "BAD_REQUEST"),
     ],
 )
-def test_bad_bodies_are_clear_4xx(ridge: TestClient, content: bytes, content_type: str, status: int, code: str) -> None:
+def test_bad_bodies_are_clear_4xx(
+    ridge: TestClient, content: bytes, content_type: str, status: int, code: str
+) -> None:
     answer = ridge.post("/invocations", content=content, headers={"content-type": content_type})
     assert answer.status_code == status, answer.text
     assert answer.json()["error_code"] == code
@@ -157,7 +181,10 @@ def test_ping_health_version_and_unknown_routes(ridge: TestClient, ridge_dir: Pa
         assert ridge.get(path).status_code == 200
     version = ridge.get("/version").json()
     assert version["model_uri"] == str(ridge_dir)
-    assert version["libraries"]["scikit-learn"]["recorded"] == version["libraries"]["scikit-learn"]["installed"]
+    assert (
+        version["libraries"]["scikit-learn"]["recorded"]
+        == version["libraries"]["scikit-learn"]["installed"]
+    )
     assert ridge.get("/nope").status_code == 404
     assert ridge.get("/invocations").status_code == 405
     assert ridge.post("/ping").status_code == 405
@@ -175,8 +202,20 @@ def test_metrics_count_requests_rows_and_errors_by_kind(ridge: TestClient) -> No
     assert sample_value(text, "mltrail_serving_requests_total", ok) == 2
     for kind in ("bad_json", "schema", "content_type"):
         assert sample_value(text, "mltrail_serving_errors_total", {"kind": kind}) == 1, kind
-    assert sample_value(text, "mltrail_serving_request_duration_seconds_count", {"endpoint": "invocations"}) == 5
-    assert sample_value(text, "mltrail_serving_model_info", {"version": "", "uri": str(ridge.app.holder.current.source.uri)}) == 1  # type: ignore[attr-defined]
+    assert (
+        sample_value(
+            text, "mltrail_serving_request_duration_seconds_count", {"endpoint": "invocations"}
+        )
+        == 5
+    )
+    assert (
+        sample_value(
+            text,
+            "mltrail_serving_model_info",
+            {"version": "", "uri": str(ridge.app.holder.current.source.uri)},
+        )
+        == 1
+    )  # type: ignore[attr-defined]
 
 
 def test_a_tensor_signature_takes_inputs_and_instances(tmp_path: Path) -> None:
@@ -185,7 +224,9 @@ def test_a_tensor_signature_takes_inputs_and_instances(tmp_path: Path) -> None:
     import mltrail.sklearn
 
     x = np.arange(30, dtype=np.float64).reshape(10, 3)
-    mltrail.sklearn.save_model(LinearRegression().fit(x, x.sum(axis=1)), tmp_path / "m", input_example=x[:2])
+    mltrail.sklearn.save_model(
+        LinearRegression().fit(x, x.sum(axis=1)), tmp_path / "m", input_example=x[:2]
+    )
     with TestClient(scoring_app(str(tmp_path / "m"))) as client:
         want = {"predictions": pytest.approx(x[:2].sum(axis=1).tolist())}
         assert post_json(client, {"inputs": x[:2].tolist()}).json() == want

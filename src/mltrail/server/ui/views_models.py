@@ -21,8 +21,8 @@ from mltrail.server.ui.models_data import (
     read_mlmodel,
     register_snippet,
     registry,
-    signature_rows,
     serve_snippet,
+    signature_rows,
 )
 from mltrail.server.ui.routing import PAGE, PageRoute
 from mltrail.server.ui.templating import render
