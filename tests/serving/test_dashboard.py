@@ -30,9 +30,11 @@ def test_the_version_page_shows_the_serve_command(tmp_path: Path) -> None:
     mltrail.flush()
     TrackingClient(tracking_uri=store).set_registered_model_alias("churn model", "champion", 1)
     app = create_app(Settings(backend_store_uri=store, no_auth=True))
-    with TestClient(app) as client:
+    # The bound address's name: other Host headers are refused (DNS rebinding).
+    with TestClient(app, base_url="http://127.0.0.1:5000") as client:
         page = client.get("/models/churn%20model/versions/1")
     assert page.status_code == 200
     text = html.unescape(page.text)
+    assert "--tracking-uri http://127.0.0.1:5000 models serve" in text
     assert f"models serve -m {shlex.quote('models:/churn model/1')} --port 5001" in text
     assert f"-m {shlex.quote('models:/churn model@champion')} --watch" in text
