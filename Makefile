@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images]'
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images,serving]'
 	touch $@
 
 install-mlflow: $(MLFLOW_VENV)/.installed

@@ -54,6 +54,7 @@ _COMMANDS: dict[str, _Entry] = {
     "permissions": _Entry(
         "mltrail.cli.permissions", "permissions", "Grant and revoke experiment/model access."
     ),
+    "models": _Entry("mltrail.cli.models", "models", "Serve models and predict files with them."),
 }
 
 

@@ -132,26 +132,31 @@ def _download_runs_uri(client: TrackingClient, model_uri: str) -> Path:
     )
 
 
+def _default_client() -> TrackingClient:
+    from mltrail.client.tracking_client import TrackingClient
+
+    return TrackingClient()
+
+
 def download_dir(prefix: str = "mltrail-model-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
-def resolve_model_uri(model_uri: str | Path) -> Path:
-    """A local folder holding the model named by ``model_uri``, downloading it if needed."""
+def resolve_model_uri(model_uri: str | Path, *, client: TrackingClient | None = None) -> Path:
+    """A local folder holding the model named by ``model_uri``, downloading it if needed.
+
+    ``runs:/`` and ``models:/`` URIs are looked up through ``client`` (default: a client of the
+    current tracking URI)."""
     if isinstance(model_uri, Path):
         local = model_uri
     elif not isinstance(model_uri, str) or not model_uri:
         raise InvalidParameterValue("A model URI is required")
     elif model_uri.startswith(RUNS_PREFIX):
-        from mltrail.client.tracking_client import TrackingClient
-
         parse_runs_uri(model_uri)
-        local = _download_runs_uri(TrackingClient(), model_uri)
+        local = _download_runs_uri(client or _default_client(), model_uri)
     elif model_uri.startswith("models:"):
-        from mltrail.client.tracking_client import TrackingClient
-
         parsed = parse_models_uri(model_uri)
-        client = TrackingClient()
+        client = client or _default_client()
         location = models_uri_location(client, parsed)
         local = Path(client.download_artifacts_from_uri(location, download_dir()))
     elif "://" in model_uri and not model_uri.startswith("file:"):

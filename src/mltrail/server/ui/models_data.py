@@ -63,6 +63,20 @@ def load_snippet(model_uri: str) -> str:
     )
 
 
+def serve_snippet(model_uri: str, *, tracking_uri: str, alias_uri: str | None = None) -> str:
+    """The command that serves a model version over HTTP (MLflow's scoring protocol)."""
+    import shlex
+
+    head = f"mltrail --tracking-uri {shlex.quote(tracking_uri)} models serve"
+    text = f"{head} -m {shlex.quote(model_uri)} --port 5001"
+    if alias_uri is not None:
+        text += (
+            f"\n\n# or follow the alias, swapping versions when it moves\n"
+            f"{head} -m {shlex.quote(alias_uri)} --watch --port 5001"
+        )
+    return text
+
+
 def register_snippet(tracking_uri: str, *, model_uri: str, name: str = "my-model") -> str:
     """How to register a logged model with the mlflow client."""
     return (

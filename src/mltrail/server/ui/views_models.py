@@ -21,6 +21,7 @@ from mltrail.server.ui.models_data import (
     read_mlmodel,
     register_snippet,
     registry,
+    serve_snippet,
     signature_rows,
 )
 from mltrail.server.ui.routing import PAGE, PageRoute
@@ -114,6 +115,11 @@ def model_version_page(request: Request, name: str, version: str) -> Response:
         tags=sorted(mv.tags.items()),
         snippet=load_snippet(f"models:/{mv.name}/{mv.version}"),
         alias_snippets=[load_snippet(f"models:/{mv.name}@{a}") for a in mv.aliases[:1]],
+        serve=serve_snippet(
+            f"models:/{mv.name}/{mv.version}",
+            tracking_uri=str(request.base_url).rstrip("/"),
+            alias_uri=f"models:/{mv.name}@{mv.aliases[0]}" if mv.aliases else None,
+        ),
     )
 
 
