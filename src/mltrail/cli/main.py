@@ -50,6 +50,7 @@ _COMMANDS: dict[str, _Entry] = {
     "gc": _Entry("mltrail.cli.gc", "gc_command", "Permanently remove deleted runs, experiments."),
     "sync": _Entry("mltrail.cli.sync", "sync_command", "Upload the offline spool to the server."),
     "users": _Entry("mltrail.cli.users", "users", "Manage the server's users (in its database)."),
+    "groups": _Entry("mltrail.cli.groups", "groups", "Manage groups of users (grants to teams)."),
     "tokens": _Entry("mltrail.cli.tokens", "tokens", "Create, list and revoke API tokens."),
     "permissions": _Entry(
         "mltrail.cli.permissions", "permissions", "Grant and revoke experiment/model access."

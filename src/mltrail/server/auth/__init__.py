@@ -82,6 +82,9 @@ def install_auth(app: FastAPI, services: Services) -> Services:
     state = open_auth(services, services.settings)
     ensure_admin(state, services.settings)
     perms = state.permissions
+    # Scripts that name no experiment log to the Default one: each user may use it
+    # (unless an admin turned that off; the decision is kept).
+    perms.share_default_experiment()
     tracking = AuthorizedTracking(services.tracking, permissions=perms)
     artifacts = (
         None
