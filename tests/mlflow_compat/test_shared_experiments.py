@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.security.conftest import PASSWORDS, AuthServer, start_auth_server
+from security.conftest import PASSWORDS, AuthServer, start_auth_server
 
 SCRIPT = """
 import json, sys
