@@ -23,9 +23,11 @@ from mltrail.store.sql import open_store
 from mltrail.store.sql.auth import SqlAuthStore
 
 HTPASSWD = shutil.which("htpasswd")
-pytestmark = pytest.mark.skipif(
-    HTPASSWD is None, reason="apache2-utils is not installed (make install-test-tools)"
-)
+if HTPASSWD is None:
+    pytest.fail(
+        "htpasswd is missing: run `make install-test-tools` (Debian's apache2-utils)",
+        pytrace=False,
+    )
 
 STRONG = "correct-horse-battery-9"
 SHORT = "hunter2"
