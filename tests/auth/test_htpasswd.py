@@ -99,7 +99,7 @@ def test_cli_import_then_login_rehashes_and_weak_passwords_must_change(
     store.close()
 
     app = create_app(Settings(backend_store_uri=db, artifacts_destination=str(tmp_path / "a")))
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         for user, password, _ in ENTRIES.values():
             wrong = client.get("/api/v1/users/me", auth=(user, "!" + password))
             assert wrong.status_code == 401, user
