@@ -11,7 +11,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 PYTEST_ARGS ?=
 DEMO_PORT ?= 5000
 
-.PHONY: install install-mlflow install-browser install-azurite demo test check lint format bench clean
+.PHONY: install install-mlflow install-browser install-test-tools install-azurite demo test check lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ $(MLFLOW_VENV)/.installed:
 install-browser:
 	bash scripts/install-browser.sh
 
+# Debian's apache2-utils (htpasswd) for the htpasswd import tests.
+install-test-tools:
+	bash scripts/install-test-tools.sh
+
 # The version and every dependency are pinned by scripts/azurite/package-lock.json.
 install-azurite: $(AZURITE_DIR)/.installed
 
@@ -48,7 +52,7 @@ demo: install
 	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/  (Ctrl-C to stop)"
 	$(VENV)/bin/mltrail ui --port $(DEMO_PORT)
 
-test: install install-mlflow install-browser install-azurite
+test: install install-mlflow install-browser install-test-tools install-azurite
 	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python \
 	MLTRAIL_TEST_AZURITE=$(abspath $(AZURITE_DIR))/node_modules/.bin/azurite-blob \
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -548,10 +548,54 @@ def _read_0003(engine: Engine) -> None:
     assert auth.registered_model_level(4, 5) == 3
 
 
+# -- 0004: groups, group grants, the signed-in switch, the must-change-password flag --------
+_groups = _t("groups", "id", "name", "created_at")
+_members = _t("group_members", "group_id", "user_id")
+_exp_group_perms = _t("experiment_group_permissions", "experiment_id", "group_id", "level")
+_rm_group_perms = _t(
+    "registered_model_group_permissions", "registered_model_id", "group_id", "level"
+)
+_signed_in = _t("experiment_signed_in_permissions", "experiment_id", "level")
+_must_change = _t("users", "id", sa.column("must_change_password", sa.Boolean))
+
+
+def _insert_0004(conn: Connection) -> None:
+    _insert(conn, _groups, [{"id": 2, "name": "ds-team", "created_at": T0}])
+    _insert(conn, _members, [{"group_id": 2, "user_id": 4}])
+    _insert(conn, _exp_group_perms, [{"experiment_id": EXP, "group_id": 2, "level": 2}])
+    _insert(conn, _rm_group_perms, [{"registered_model_id": 5, "group_id": 2, "level": 1}])
+    _insert(conn, _signed_in, [{"experiment_id": EXP, "level": 1}])
+
+
+def _check_0004(conn: Connection) -> None:
+    assert _rows(conn, _groups, "id") == [(2, "ds-team", T0)]
+    assert _rows(conn, _members, "user_id") == [(2, 4)]
+    assert _rows(conn, _exp_group_perms, "group_id") == [(EXP, 2, 2)]
+    assert _rows(conn, _rm_group_perms, "group_id") == [(5, 2, 1)]
+    assert _rows(conn, _signed_in, "experiment_id") == [(EXP, 1)]
+    # Users from before the revision need no password change.
+    assert [(r[0], bool(r[1])) for r in _rows(conn, _must_change, "id")] == [(3, False), (4, False)]
+
+
+def _read_0004(engine: Engine) -> None:
+    from mltrail.store.sql.auth import SqlAuthStore
+
+    auth = SqlAuthStore(engine)
+    bob = auth.get_user("bob")
+    assert bob is not None and not bob.must_change_password
+    group = auth.get_group("ds-team")
+    assert group is not None and group.members == ("bob",)
+    access = auth.experiment_access(4, EXP)
+    assert (access.user, access.group, access.signed_in) == (2, 2, 1)
+    model = auth.registered_model_access(4, 5)
+    assert (model.user, model.group, model.signed_in) == (3, 1, None)
+
+
 SEEDS: dict[str, Seed] = {
     "0001": Seed(_insert_0001, _check_0001, _read_0001),
     "0002": Seed(_insert_0002, _check_0002, _read_0002),
     "0003": Seed(_insert_0003, _check_0003, _read_0003),
+    "0004": Seed(_insert_0004, _check_0004, _read_0004),
 }
 
 

@@ -53,9 +53,14 @@ def test_reads_answer_not_found(auth_server: AuthServer, bobs: dict[str, Any]) -
     exp, run, model = bobs["exp"], bobs["run"], bobs["model"]
     _same_not_found(alice.get(f"{API}/experiments/get", params={"experiment_id": exp}),
                     alice.get(f"{API}/experiments/get", params={"experiment_id": "987654"}), exp, "987654")  # fmt: skip
+    # By name, a hidden experiment is a permission problem (its name is all the answer tells,
+    # as creating an experiment of that name would); a missing one is not found.
     hidden = alice.get(f"{API}/experiments/get-by-name", params={"experiment_name": "bob-secret"})
     missing = alice.get(f"{API}/experiments/get-by-name", params={"experiment_name": "nobody-s"})
-    _same_not_found(hidden, missing, "bob-secret", "nobody-s")
+    assert hidden.status_code == 403 and missing.status_code == 404, (hidden.text, missing.text)
+    assert hidden.json()["error_code"] == "PERMISSION_DENIED"
+    assert "'bob-secret' exists but is not shared with alice" in hidden.json()["message"]
+    assert exp not in hidden.text and "bob" not in hidden.text.replace("bob-secret", "")
     ghost = "0" * 32
     _same_not_found(alice.get(f"{API}/runs/get", params={"run_id": run}),
                     alice.get(f"{API}/runs/get", params={"run_id": ghost}), run, ghost)  # fmt: skip

@@ -267,11 +267,13 @@ def test_taken_names_say_only_already_exists(
     """Names are global, so a name Bob cannot see is still taken; the answer says no more."""
     bob = auth_server.client("bob")
     alice = owned["alice"]
+    # An experiment's name that is taken but hidden is a permission problem (and says so).
+    taken = bob.post(f"{API}/experiments/create", json={"name": "alice-exp"})
+    assert taken.json()["error_code"] == "PERMISSION_DENIED", taken.text
+    assert "'alice-exp' exists but is not shared with bob" in taken.json()["message"]
+    for secret in ("alice", alice.experiment_id, alice.model_id, alice.run_id):
+        assert secret not in taken.text.replace("alice-exp", "")
     attempts = {
-        "experiment": (
-            bob.post(f"{API}/experiments/create", json={"name": "alice-exp"}),
-            "Experiment(name=alice-exp) already exists.",
-        ),
         "registered model": (
             bob.post(f"{API}/registered-models/create", json={"name": ALICE_MODEL}),
             f"Registered Model (name={ALICE_MODEL}) already exists.",

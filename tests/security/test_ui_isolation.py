@@ -274,27 +274,41 @@ def test_ui_changes_need_edit_or_manage(auth_server: AuthServer) -> None:
     assert state()[1] == "deleted"
 
 
-def test_default_experiment_is_for_admins_until_granted(auth_server: AuthServer) -> None:
+def test_default_experiment_is_for_everyone_signed_in_until_an_admin_closes_it(
+    auth_server: AuthServer,
+) -> None:
+    """Scripts that name no experiment log to the Default one: each user may use it. An
+    admin may close it; then the answer says it is a permission problem, and how to solve it."""
     alice = auth_server.client("alice")
     admin = auth_server.client("admin")
-    assert admin.get(f"{API}/experiments/get", params={"experiment_id": "0"}).status_code == 200
-    hidden = alice.get(f"{API}/experiments/get", params={"experiment_id": "0"})
-    assert hidden.status_code == 404
-    names = [e["name"] for e in alice.post(f"{API}/experiments/search", json={}).json().get("experiments", [])]  # fmt: skip
-    assert "Default" not in names
-    browser = sign_in(auth_server, "alice")
-    assert browser.get("/experiments/0").status_code == 404
-    assert '/experiments/0"' not in browser.get("/").text
-    assert alice.post(f"{API}/runs/create", json={"experiment_id": "0"}).status_code == 404
-    admin.put(
-        "/api/v1/permissions/experiments/0", json={"username": "alice", "permission": "READ"}
-    ).raise_for_status()
+    assert alice.get(f"{API}/experiments/get", params={"experiment_id": "0"}).status_code == 200
+    assert alice.post(f"{API}/runs/create", json={"experiment_id": "0"}).status_code == 200
+    sharing = admin.get("/api/v1/permissions/experiments/0").json()
+    assert sharing["signed_in_permission"] == "EDIT"
+    closed = admin.put("/api/v1/permissions/experiments/0/signed-in", json={"permission": "NONE"})
+    closed.raise_for_status()
     try:
-        assert alice.get(f"{API}/experiments/get", params={"experiment_id": "0"}).status_code == 200
+        refused = alice.post(f"{API}/runs/create", json={"experiment_id": "0"})
+        assert refused.status_code == 403, refused.text
+        message = refused.json()["message"]
+        assert "Default experiment (id 0) is not shared with alice" in message
+        assert "mltrail permissions signed-in EDIT --experiment 0" in message
+        names = [e["name"] for e in alice.post(f"{API}/experiments/search", json={}).json().get("experiments", [])]  # fmt: skip
+        assert "Default" not in names
+        browser = sign_in(auth_server, "alice")
+        assert browser.get("/experiments/0").status_code == 403
+        assert '/experiments/0"' not in browser.get("/").text
+        admin.put(
+            "/api/v1/permissions/experiments/0", json={"username": "alice", "permission": "READ"}
+        ).raise_for_status()
         assert browser.get("/experiments/0").status_code == 200
-        assert alice.post(f"{API}/runs/create", json={"experiment_id": "0"}).status_code == 403
-    finally:
+        needs_edit = alice.post(f"{API}/runs/create", json={"experiment_id": "0"})
+        assert needs_edit.status_code == 403 and "alice has READ" in needs_edit.json()["message"]
         admin.delete("/api/v1/permissions/experiments/0/alice").raise_for_status()
+    finally:
+        admin.put(
+            "/api/v1/permissions/experiments/0/signed-in", json={"permission": "EDIT"}
+        ).raise_for_status()
 
 
 def test_metrics_endpoint_is_for_admins(auth_server: AuthServer) -> None:

@@ -142,6 +142,38 @@ def test_users_page_for_admins(page: Page, server: AuthServer, watch: PageWatch)
     expect(page.locator('tr[data-username="erin"]')).to_have_count(0)
 
 
+def test_groups_page_for_admins(page: Page, server: AuthServer, watch: PageWatch) -> None:
+    sign_in(page, server, "admin")
+    page.locator("#nav-admin-groups").click()
+    expect(page).to_have_url(f"{server.url}/admin/groups")
+    form = page.locator("#create-group")
+    form.get_by_label("Group name").fill("modellers")
+    form.get_by_label("Members").fill("alice")
+    form.get_by_role("button", name="Create group").click()
+    expect(page.locator("#admin-notice")).to_have_text("Group created.")
+    row = page.locator('tr[data-group="modellers"]')
+    expect(row.locator("li[data-member]")).to_have_text([re.compile("^alice")])
+    row.get_by_label("User to add to modellers").select_option("bob")
+    row.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#admin-notice")).to_have_text("Member added.")
+    expect(row.locator("li[data-member]")).to_have_count(2)
+    # The users page shows each user's groups.
+    page.goto(server.url + "/admin/users")
+    expect(page.locator('tr[data-username="bob"] .user-groups')).to_contain_text("modellers")
+    page.goto(server.url + "/admin/groups")
+    row.get_by_role("button", name="Remove bob from modellers").click()
+    expect(page.locator("#admin-notice")).to_have_text("Member removed.")
+    watch.expected_confirms.append("Delete this group?")
+    row.get_by_role("button", name="Delete group").click()
+    expect(page.locator("#admin-notice")).to_contain_text("Group deleted")
+    expect(page.locator('tr[data-group="modellers"]')).to_have_count(0)
+    # Not an admin: the page does not exist.
+    assert (
+        server.client("bob").get("/admin/groups", headers={"Accept": "text/html"}).status_code
+        == 404
+    )
+
+
 def test_users_page_is_not_found_for_others(
     page: Page, server: AuthServer, watch: PageWatch
 ) -> None:
@@ -185,5 +217,52 @@ def test_sharing_dialog(page: Page, server: AuthServer, experiment: str, watch: 
     expect(dialog.locator("#sharing-status")).to_contain_text(PAYLOAD)
     # The browser reports the refused request itself; no other error is allowed.
     watch.errors[:] = [e for e in watch.errors if "status of 404" not in e]
+    summary = dialog.locator("#sharing-summary")
+    expect(summary).to_contain_text("Nobody else can see this experiment")
+    # A group: granted, shown as a group, then revoked.
+    admin = server.client("admin")
+    admin.post("/api/v1/groups", json={"name": "ui-team"}).raise_for_status()
+    admin.put("/api/v1/groups/ui-team/members/bob").raise_for_status()
+    dialog.locator("#sharing-kind").select_option("group")
+    dialog.get_by_label("Group name").fill("ui-team")
+    dialog.locator("#sharing-level").select_option("EDIT")
+    dialog.get_by_role("button", name="Grant").click()
+    expect(dialog.locator("#sharing-status")).to_have_text("group ui-team now has EDIT.")
+    group_row = dialog.locator("tr[data-group='ui-team']")
+    expect(group_row.locator(".grant-level")).to_have_value("EDIT")
+    assert bob.get(f"/api/v1/experiments/{experiment}").status_code == 200
+    group_row.get_by_role("button", name="Revoke").click()
+    expect(dialog.locator("#sharing-status")).to_have_text("Revoked the grant of group ui-team.")
+    assert bob.get(f"/api/v1/experiments/{experiment}").status_code == 404
+    # Everyone signed in: the switch and what the dialog then says.
+    dialog.locator("#sharing-signed-in").select_option("READ")
+    expect(dialog.locator("#sharing-status")).to_have_text("Everyone signed in may now READ.")
+    expect(summary).to_contain_text("Every other signed-in user may READ")
+    expect(summary).to_contain_text("open to everyone signed in")
+    assert bob.get(f"/api/v1/experiments/{experiment}").status_code == 200
+    dialog.locator("#sharing-signed-in").select_option("NONE")
+    expect(summary).to_contain_text("Nobody else can see this experiment")
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
+
+
+def test_sharing_dialog_tells_the_truth_under_a_read_default(
+    page: Page, tmp_path_factory: pytest.TempPathFactory, watch: PageWatch
+) -> None:
+    found, proc = start_auth_server(
+        tmp_path_factory.mktemp("auth-ui-read"), extra_env={"MLTRAIL_DEFAULT_PERMISSION": "READ"}
+    )
+    try:
+        alice = found.client("alice")
+        exp = alice.post("/api/2.0/mlflow/experiments/create", json={"name": "open"}).json()
+        sign_in(page, found, "alice", f"/experiments/{exp['experiment_id']}")
+        page.locator("#sharing-open").click()
+        summary = page.locator("#sharing-summary")
+        expect(summary).to_contain_text("Every other signed-in user may READ")
+        expect(summary).to_contain_text("the server's default permission is READ")
+        # bob really may read it, as the dialog says.
+        bob = found.client("bob")
+        assert bob.get(f"/api/v1/experiments/{exp['experiment_id']}").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=40)

@@ -41,16 +41,39 @@ def list_artifacts(state: CliState, run_id: str, path: str, output_format: str) 
         return
     if not infos:
         click.echo(f"No artifacts under {path!r}." if path else "No artifacts.")
+    else:
+        rows = [
+            (
+                info.path + ("/" if info.is_dir else ""),
+                "dir" if info.is_dir else "file",
+                _size(info.file_size),
+            )
+            for info in infos
+        ]
+        click.echo(render_table(["PATH", "TYPE", "SIZE"], rows))
+    if not path:
+        _mention_models(state, run_id)
+
+
+def _mention_models(state: CliState, run_id: str) -> None:
+    """Models logged with mlflow 3's log_model live with the model, not among the run's
+    artifacts: say where they are rather than let the run look empty."""
+    from mltrail.cli.models import logged_models_of_run
+    from mltrail.errors import MltrailError
+
+    try:
+        logged = logged_models_of_run(state.client(), run_id)
+    except MltrailError:
         return
-    rows = [
-        (
-            info.path + ("/" if info.is_dir else ""),
-            "dir" if info.is_dir else "file",
-            _size(info.file_size),
-        )
-        for info in infos
-    ]
-    click.echo(render_table(["PATH", "TYPE", "SIZE"], rows))
+    if not logged:
+        return
+    names = ", ".join(f"{m.name} ({m.model_id})" for m in logged)
+    click.echo(
+        f"This run logged {len(logged)} model{'s' if len(logged) > 1 else ''}, stored with the "
+        f"model rather than among its artifacts: {names}.\n"
+        f"  mltrail models list --run-id {run_id}\n"
+        f"  mltrail models download runs:/{run_id}/{logged[0].name}"
+    )
 
 
 @artifacts.command("download")

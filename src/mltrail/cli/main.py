@@ -40,21 +40,24 @@ _COMMANDS: dict[str, _Entry] = {
     "experiments": _Entry(
         "mltrail.cli.experiments", "experiments", "List, create, delete and restore experiments."
     ),
-    "runs": _Entry("mltrail.cli.runs", "runs", "List, show, delete and restore runs."),
+    "runs": _Entry("mltrail.cli.runs", "runs", "List, show, compare, delete and restore runs."),
     "db": _Entry("mltrail.cli.db", "db", "Create or upgrade a tracking database schema."),
     "server": _Entry(
         "mltrail.cli.server", "server_command", "Run a tracking server for a team (API, UI)."
     ),
     "ui": _Entry("mltrail.cli.server", "ui_command", "Open the web UI on a local store."),
     "artifacts": _Entry("mltrail.cli.artifacts", "artifacts", "List, download, upload artifacts."),
+    "models": _Entry(
+        "mltrail.cli.models", "models", "List, register, alias, download and serve models."
+    ),
     "gc": _Entry("mltrail.cli.gc", "gc_command", "Permanently remove deleted runs, experiments."),
     "sync": _Entry("mltrail.cli.sync", "sync_command", "Upload the offline spool to the server."),
     "users": _Entry("mltrail.cli.users", "users", "Manage the server's users (in its database)."),
+    "groups": _Entry("mltrail.cli.groups", "groups", "Manage groups of users (grants to teams)."),
     "tokens": _Entry("mltrail.cli.tokens", "tokens", "Create, list and revoke API tokens."),
     "permissions": _Entry(
         "mltrail.cli.permissions", "permissions", "Grant and revoke experiment/model access."
     ),
-    "models": _Entry("mltrail.cli.models", "models", "Serve models and predict files with them."),
 }
 
 

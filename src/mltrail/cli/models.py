@@ -1,236 +1,375 @@
-"""``mltrail models``: work with logged and registered models.
+"""``mltrail models``: logged models and the model registry from the command line.
 
-``serve`` runs a scoring server (MLflow's scoring protocol) for one model; ``predict`` runs a
-file through it. Each sub-command imports what it needs when it runs, so adding commands to
-the group (list, show, register, ...) keeps ``mltrail models --help`` fast.
+Works on every tracking URI (a folder, a database or a server), through the TrackingClient.
+Models are named the way the Python APIs name them: ``runs:/<run_id>/<name>``,
+``models:/<model_id>``, ``models:/<name>/<version>`` and ``models:/<name>@<alias>``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
 from mltrail.cli.context import CliState, pass_state
+from mltrail.cli.models_serve import predict_command, serve_command
+from mltrail.cli.output import echo_json, format_time, output_option, render_pairs, render_table
 
 if TYPE_CHECKING:
     from mltrail.client.tracking_client import TrackingClient
+    from mltrail.model_entities import LoggedModel, ModelVersion, RegisteredModel
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-ENV_MANAGERS = ("local",)
-
-
-def _env_manager(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if value not in ENV_MANAGERS:
-        from mltrail.errors import ConfigurationError
-
-        raise ConfigurationError(
-            f"--env-manager {value!r} is not available: mltrail does not build environments "
-            "(no conda, virtualenv or uv). It serves in the running environment "
-            "(--env-manager local) and says at start-up which library versions the model "
-            "recorded and which differ here"
-        )
-    return value
-
-
-def model_options(func: F) -> F:
-    """Options shared by every command that loads a model."""
-    options = [
-        click.option(
-            "--model-uri",
-            "-m",
-            required=True,
-            metavar="URI",
-            help="runs:/<run_id>/<path>, models:/<model_id>, models:/<name>/<version>, "
-            "models:/<name>@<alias>, models:/<name>/latest, or a local model folder.",
-        ),
-        click.option(
-            "--env-manager",
-            default="local",
-            show_default=True,
-            callback=_env_manager,
-            help="Only 'local': the running environment (mltrail builds no environments).",
-        ),
-        click.option(
-            "--allow-pickle",
-            is_flag=True,
-            help="Load a model saved with pickle or cloudpickle (it can run any code: only for "
-            "models from a source you trust).",
-        ),
-        click.option(
-            "--trusted-type",
-            "trusted_types",
-            multiple=True,
-            metavar="TYPE",
-            help="A type a skops-saved model may contain beyond the known-safe ones (repeat).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+MAX_LISTED = 1000
 
 
 @click.group()
 def models() -> None:
-    """Serve models and predict files with them."""
+    """List, show, register, alias, tag, delete, download and serve models."""
 
 
-def _client_factory(state: CliState) -> Callable[[], TrackingClient]:
-    def make() -> TrackingClient:
-        from mltrail.client.tracking_client import TrackingClient
-
-        return TrackingClient(tracking_uri=state.resolved_uri())
-
-    return make
+models.add_command(serve_command)
+models.add_command(predict_command)
 
 
-@models.command("serve")
-@model_options
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", "-p", type=int, default=5000, show_default=True, help="Port to listen on.")
-@click.option("--workers", "-w", type=int, default=1, show_default=True, help="Worker processes.")
-@click.option(
-    "--timeout",
-    "-t",
-    type=float,
-    default=60.0,
-    show_default=True,
-    help="Seconds a prediction may take before the request fails with 504 (0: no limit).",
-)
-@click.option(
-    "--max-batch-rows",
-    type=int,
-    default=100_000,
-    show_default=True,
-    help="Rows one request may hold (0: no limit).",
-)
-@click.option(
-    "--max-body-size",
-    type=int,
-    default=64 * 1024 * 1024,
-    show_default=True,
-    help="Bytes one request body may hold (0: no limit).",
-)
-@click.option(
-    "--watch",
-    is_flag=True,
-    help="Follow the alias of -m models:/Name@alias: load the version it names when it "
-    "changes, and swap to it without dropping a request.",
-)
-@click.option(
-    "--watch-interval",
-    type=float,
-    default=30.0,
-    show_default=True,
-    help="Seconds between two looks at the alias.",
-)
-@click.option(
-    "--log-to-run",
-    is_flag=True,
-    help="Log per-minute prediction statistics (rows, output mean and quantiles) to a "
-    "monitoring run in the tracking store.",
-)
-@click.option(
-    "--monitor-experiment",
-    default=None,
-    metavar="NAME",
-    help="Experiment of the monitoring run. [default: the model's training run's experiment]",
-)
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def logged_models_of_run(client: TrackingClient, run_id: str) -> list[LoggedModel]:
+    run = client.get_run(run_id)
+    return list(
+        client.search_logged_models(
+            [run.info.experiment_id],
+            filter_string=f"source_run_id = {_quoted(run_id)}",
+            max_results=100,
+        )
+    )
+
+
+def _status(model: LoggedModel) -> str:
+    return model.status.value.replace("LOGGED_MODEL_", "").lower().replace("_", " ")
+
+
+def _logged_table(found: list[LoggedModel]) -> str:
+    rows = [
+        (
+            m.name,
+            m.model_id,
+            _status(m),
+            m.source_run_id or "-",
+            f"runs:/{m.source_run_id}/{m.name}" if m.source_run_id else f"models:/{m.model_id}",
+        )
+        for m in found
+    ]
+    return render_table(["NAME", "MODEL ID", "STATUS", "RUN", "LOAD WITH"], rows)
+
+
+def _registered_table(found: list[RegisteredModel]) -> str:
+    rows = []
+    for m in found:
+        latest = max((v.version for v in m.latest_versions), default=None)
+        aliases = ", ".join(f"@{a}=v{v}" for a, v in sorted(m.aliases.items()))
+        rows.append(
+            (
+                m.name,
+                "-" if latest is None else str(latest),
+                aliases or "-",
+                format_time(m.last_updated_timestamp),
+                (m.description or "").splitlines()[0][:50] if m.description else "",
+            )
+        )
+    return render_table(["NAME", "LATEST", "ALIASES", "UPDATED", "DESCRIPTION"], rows)
+
+
+@models.command("list")
+@click.option("--run-id", "-r", default=None, metavar="RUN_ID", help="Models this run logged.")
+@click.option("--experiment", "-e", default=None, metavar="NAME_OR_ID", help="Models logged in it.")
+@click.option("--name", "name_filter", default="", metavar="TEXT", help="Names containing TEXT.")
+@output_option
 @pass_state
-def serve_command(
+def list_models(
     state: CliState,
-    model_uri: str,
-    env_manager: str,
-    allow_pickle: bool,
-    trusted_types: tuple[str, ...],
-    host: str,
-    port: int,
-    workers: int,
-    timeout: float,
-    max_batch_rows: int,
-    max_body_size: int,
-    watch: bool,
-    watch_interval: float,
-    log_to_run: bool,
-    monitor_experiment: str | None,
+    run_id: str | None,
+    experiment: str | None,
+    name_filter: str,
+    output_format: str,
 ) -> None:
-    """Serve a model over HTTP with MLflow's scoring protocol.
+    """Registered models; with --run-id or --experiment, the logged models there instead."""
+    from mltrail.cli.experiments import find_experiment
+    from mltrail.cli.listing import read_pages
 
-    POST /invocations takes JSON (dataframe_split, dataframe_records, instances, inputs,
-    params) or CSV and answers {"predictions": ...}; GET /ping, /health, /version and
-    /metrics (Prometheus) report on the server.
-    """
-    from mltrail.serving.app import ServeOptions
-    from mltrail.serving.logs import configure_logging
-    from mltrail.serving.runner import ServeConfig, serve
-
-    configure_logging()
-    config = ServeConfig(
-        model_uri=model_uri,
-        host=host,
-        port=port,
-        workers=workers,
-        options=ServeOptions(
-            max_batch_rows=max_batch_rows, max_body_bytes=max_body_size, timeout=timeout
+    client = state.client()
+    if run_id is not None or experiment is not None:
+        if run_id is not None:
+            logged = logged_models_of_run(client, run_id)
+        else:
+            experiment_id = find_experiment(client, experiment or "").experiment_id
+            logged = read_pages(
+                lambda size, token: client.search_logged_models(
+                    [experiment_id], max_results=size, page_token=token
+                ),
+                limit=MAX_LISTED,
+            )
+        logged = [m for m in logged if name_filter.lower() in m.name.lower()]
+        if output_format == "json":
+            echo_json(logged)
+        elif not logged:
+            click.echo("No logged models.")
+        else:
+            click.echo(_logged_table(logged))
+        return
+    like = name_filter.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    registered = read_pages(
+        lambda size, token: client.search_registered_models(
+            filter_string=f"name ILIKE {_quoted('%' + like + '%')}" if name_filter else None,
+            max_results=size,
+            order_by=["name ASC"],
+            page_token=token,
         ),
-        allow_pickle=allow_pickle,
-        trusted_types=trusted_types,
-        watch=watch,
-        watch_interval=watch_interval,
-        log_to_run=log_to_run,
-        monitor_experiment=monitor_experiment,
+        limit=MAX_LISTED,
     )
-    serve(config, make_client=_client_factory(state))
+    if output_format == "json":
+        echo_json(registered)
+    elif not registered:
+        click.echo("No registered models. Register one: mltrail models register MODEL_URI NAME")
+    else:
+        click.echo(_registered_table(registered))
 
 
-@models.command("predict")
-@model_options
+def _version_pairs(v: ModelVersion) -> list[tuple[str, str]]:
+    return [
+        ("name", v.name),
+        ("version", str(v.version)),
+        ("stage", v.current_stage),
+        ("aliases", ", ".join(f"@{a}" for a in v.aliases) or "-"),
+        ("status", v.status),
+        ("source", v.source),
+        ("run id", v.run_id or "-"),
+        ("logged model", v.model_id or "-"),
+        ("stored at", v.storage_location),
+        ("registered", format_time(v.creation_timestamp)),
+        ("description", v.description or "-"),
+        *((f"tag {k}", val) for k, val in sorted(v.tags.items())),
+        ("load with", f"models:/{v.name}/{v.version}"),
+    ]
+
+
+@models.command("show")
+@click.argument("model")
+@output_option
+@pass_state
+def show_model(state: CliState, model: str, output_format: str) -> None:
+    """Show MODEL: a registered model's NAME (with its versions), models:/NAME/VERSION,
+    models:/NAME@ALIAS, or a logged model (models:/<model_id>)."""
+    from mltrail.models.uri import parse_models_uri
+
+    client = state.client()
+    if not model.startswith("models:"):
+        registered = client.get_registered_model(model)
+        versions = list(
+            client.search_model_versions(
+                filter_string=f"name = {_quoted(registered.name)}",
+                order_by=["version_number DESC"],
+                max_results=MAX_LISTED,
+            )
+        )
+        if output_format == "json":
+            echo_json({"registered_model": registered, "versions": versions})
+            return
+        pairs = [
+            ("name", registered.name),
+            ("description", registered.description or "-"),
+            (
+                "aliases",
+                ", ".join(f"@{a}=v{v}" for a, v in sorted(registered.aliases.items())) or "-",
+            ),
+            ("updated", format_time(registered.last_updated_timestamp)),
+            *((f"tag {k}", v) for k, v in sorted(registered.tags.items())),
+        ]
+        rows = [
+            (
+                str(v.version),
+                v.current_stage,
+                ", ".join(v.aliases) or "-",
+                v.run_id or "-",
+                v.source,
+            )
+            for v in versions
+        ]
+        table = (
+            render_table(["VERSION", "STAGE", "ALIASES", "RUN", "SOURCE"], rows)
+            if rows
+            else "(no versions)"
+        )
+        click.echo(render_pairs(pairs) + "\n\nVersions\n" + table)
+        return
+    parsed = parse_models_uri(model)
+    if parsed.model_id is not None:
+        logged = client.get_logged_model(parsed.model_id)
+        if output_format == "json":
+            echo_json(logged)
+            return
+        click.echo(
+            render_pairs(
+                [
+                    ("name", logged.name),
+                    ("model id", logged.model_id),
+                    ("status", _status(logged)),
+                    ("experiment id", logged.experiment_id),
+                    ("run id", logged.source_run_id or "-"),
+                    ("stored at", logged.artifact_location),
+                    *((f"param {k}", v) for k, v in sorted(logged.params.items())),
+                    *((f"metric {m.key}", str(m.value)) for m in logged.metrics),
+                    *((f"tag {k}", v) for k, v in sorted(logged.tags.items())),
+                ]
+            )
+        )
+        return
+    assert parsed.name is not None
+    if parsed.alias is not None:
+        version = client.get_model_version_by_alias(parsed.name, parsed.alias)
+    elif parsed.version is not None:
+        version = client.get_model_version(parsed.name, parsed.version)
+    else:
+        raise click.UsageError(
+            "Show a version by number or alias: models:/NAME/3 or models:/NAME@ALIAS"
+        )
+    if output_format == "json":
+        echo_json(version)
+        return
+    click.echo(render_pairs(_version_pairs(version)))
+
+
+@models.command("register")
+@click.argument("model_uri")
+@click.argument("name")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag of the version.")
+@output_option
+@pass_state
+def register_model(
+    state: CliState, model_uri: str, name: str, tags: tuple[str, ...], output_format: str
+) -> None:
+    """Register the model at MODEL_URI (runs:/RUN_ID/NAME, models:/<model_id>) as a new
+    version of NAME (the registered model is created if it does not exist)."""
+    from mltrail.client.model_registration import register
+
+    version = register(state.client(), model_uri, name, tags=_pairs(tags))
+    if output_format == "json":
+        echo_json(version)
+        return
+    click.echo(
+        f"Registered {version.name} version {version.version} (models:/{version.name}/{version.version})"
+    )
+
+
+def _pairs(items: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--tag")
+        out[key] = value
+    return out
+
+
+@models.command("alias")
+@click.argument("name")
+@click.argument("alias")
+@click.argument("version", required=False)
+@click.option("--delete", is_flag=True, help="Remove the alias instead.")
+@pass_state
+def alias_model(state: CliState, name: str, alias: str, version: str | None, delete: bool) -> None:
+    """Point ALIAS of the registered model NAME at VERSION (moving it if it pointed elsewhere),
+    or remove it with --delete."""
+    client = state.client()
+    if delete:
+        if version is not None:
+            raise click.UsageError("--delete takes no VERSION")
+        client.delete_registered_model_alias(name, alias)
+        click.echo(f"Removed alias @{alias} of {name}")
+        return
+    if version is None:
+        raise click.UsageError("Give the VERSION the alias should name (or --delete)")
+    from mltrail.errors import ResourceDoesNotExist
+
+    try:
+        before: int | None = client.get_model_version_by_alias(name, alias).version
+    except ResourceDoesNotExist:  # a new alias: nothing moves
+        before = None
+    client.set_registered_model_alias(name, alias, version)
+    moved = f" (was version {before})" if before is not None and str(before) != version else ""
+    click.echo(f"{name}@{alias} -> version {version}{moved}")
+
+
+@models.command("tag")
+@click.argument("name")
+@click.argument("key")
+@click.argument("value", required=False)
+@click.option("--version", "-v", "version", default=None, help="Tag this version, not the model.")
+@click.option("--delete", is_flag=True, help="Remove the tag instead.")
+@pass_state
+def tag_model(
+    state: CliState, name: str, key: str, value: str | None, version: str | None, delete: bool
+) -> None:
+    """Set the tag KEY=VALUE on the registered model NAME (or one of its versions), or remove
+    it with --delete."""
+    client = state.client()
+    target = name if version is None else f"{name} version {version}"
+    if delete:
+        if version is None:
+            client.delete_registered_model_tag(name, key)
+        else:
+            client.delete_model_version_tag(name, version, key)
+        click.echo(f"Removed tag {key} of {target}")
+        return
+    if value is None:
+        raise click.UsageError("Give the tag's VALUE (or --delete)")
+    if version is None:
+        client.set_registered_model_tag(name, key, value)
+    else:
+        client.set_model_version_tag(name, version, key, value)
+    click.echo(f"Tagged {target}: {key}={value}")
+
+
+@models.command("delete")
+@click.argument("name")
+@click.option("--version", "-v", "version", default=None, help="Delete only this version.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+def delete_model(state: CliState, name: str, version: str | None, yes: bool) -> None:
+    """Delete the registered model NAME and all its versions, or one --version of it.
+    (The logged models and run files they came from stay.)"""
+    client = state.client()
+    what = (
+        f"version {version} of {name}"
+        if version
+        else f"the registered model {name} and all its versions"
+    )
+    if not yes:
+        click.confirm(f"Delete {what}?", abort=True)
+    if version is None:
+        client.delete_registered_model(name)
+    else:
+        client.delete_model_version(name, version)
+    click.echo(f"Deleted {what}")
+
+
+@models.command("download")
+@click.argument("model_uri")
 @click.option(
-    "--input-path",
-    "-i",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A .csv, .parquet, .json (a list of records) or .jsonl file.",
-)
-@click.option(
-    "--output-path",
-    "-o",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where the predictions go: .csv, .parquet, .json or .jsonl.",
-)
-@click.option(
-    "--chunk-rows",
-    type=int,
-    default=10_000,
-    show_default=True,
-    help="Rows read, predicted and written at a time.",
+    "--dst",
+    "-d",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to download into (created if missing). [default: a new temporary folder]",
 )
 @pass_state
-def predict_command(
-    state: CliState,
-    model_uri: str,
-    env_manager: str,
-    allow_pickle: bool,
-    trusted_types: tuple[str, ...],
-    input_path: Path,
-    output_path: Path,
-    chunk_rows: int,
-) -> None:
-    """Predict a file in chunks (memory stays flat in the file's size)."""
-    from mltrail.serving.batch import file_format, predict_file
-    from mltrail.serving.loading import is_registry_uri, load_served_model
-    from mltrail.serving.logs import configure_logging
+def download_model(state: CliState, model_uri: str, dst: Path | None) -> None:
+    """Download the files of MODEL_URI (runs:/RUN_ID/NAME, models:/<model_id>,
+    models:/NAME/VERSION, models:/NAME@ALIAS) and print where they went."""
+    from mltrail.models.uri import download_model as fetch
 
-    configure_logging()
-    file_format(input_path, role="input")
-    file_format(output_path, role="output")
-    client = _client_factory(state)() if is_registry_uri(model_uri) else None
-    served = load_served_model(
-        model_uri, client=client, allow_pickle=allow_pickle, trusted_types=trusted_types
-    )
-    result = predict_file(served, input_path, output_path, chunk_rows=chunk_rows)
-    click.echo(f"Predicted {result.rows} rows of {input_path} into {output_path}", err=True)
+    if dst is not None:
+        dst.mkdir(parents=True, exist_ok=True)
+    click.echo(fetch(state.client(), model_uri, dst))

@@ -1,4 +1,8 @@
-"""``mltrail permissions``: grants on experiments and registered models."""
+"""``mltrail permissions``: grants on experiments and registered models.
+
+A grant goes to a user (``alice``) or to a group (``group:ds-team``); ``signed-in`` sets an
+experiment's "everyone signed in may READ / EDIT" switch.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ import click
 from mltrail.cli.users import db_option, open_services
 
 LEVELS = ["NONE", "READ", "EDIT", "MANAGE"]
+GROUP_PREFIX = "group:"
+WHO_HELP = "WHO is a user name, or group:NAME for a group."
+
+
+def _group_name(who: str) -> str | None:
+    return who[len(GROUP_PREFIX) :] if who.startswith(GROUP_PREFIX) else None
 
 
 def _resource(experiment: str | None, model: str | None) -> tuple[str, str]:
@@ -22,8 +32,8 @@ def permissions() -> None:
     """Grant, revoke and list permissions on experiments and registered models."""
 
 
-@permissions.command("grant")
-@click.argument("username")
+@permissions.command("grant", epilog=WHO_HELP)
+@click.argument("who")
 @click.argument("level", type=click.Choice(LEVELS, case_sensitive=False))
 @click.option("--experiment", "experiment", metavar="ID", default=None)
 @click.option("--model", "model", metavar="NAME", default=None, help="A registered model.")
@@ -31,48 +41,89 @@ def permissions() -> None:
 @click.pass_context
 def grant(
     ctx: click.Context,
-    username: str,
+    who: str,
     level: str,
     experiment: str | None,
     model: str | None,
     backend_store_uri: str | None,
 ) -> None:
-    """Give USERNAME the LEVEL on one experiment or registered model."""
+    """Give WHO (a user, or group:NAME) the LEVEL on one experiment or registered model."""
     from mltrail.service.permissions import UNRESTRICTED, Level
 
     kind, target = _resource(experiment, model)
     _, perms = open_services(ctx, backend_store_uri)
     parsed = Level.parse(level)
-    if kind == "experiment":
-        perms.set_experiment_grant(UNRESTRICTED, target, username=username, level=parsed)
+    group = _group_name(who)
+    if group is not None and kind == "experiment":
+        perms.set_experiment_group_grant(UNRESTRICTED, target, group=group, level=parsed)
+    elif group is not None:
+        perms.set_registered_model_group_grant(UNRESTRICTED, target, group=group, level=parsed)
+    elif kind == "experiment":
+        perms.set_experiment_grant(UNRESTRICTED, target, username=who, level=parsed)
     else:
-        perms.set_registered_model_grant(UNRESTRICTED, target, username=username, level=parsed)
-    click.echo(f"{username} has {parsed.name} on {kind} {target}")
+        perms.set_registered_model_grant(UNRESTRICTED, target, username=who, level=parsed)
+    click.echo(f"{who} has {parsed.name} on {kind} {target}")
 
 
-@permissions.command("revoke")
-@click.argument("username")
+@permissions.command("revoke", epilog=WHO_HELP)
+@click.argument("who")
 @click.option("--experiment", "experiment", metavar="ID", default=None)
 @click.option("--model", "model", metavar="NAME", default=None, help="A registered model.")
 @db_option
 @click.pass_context
 def revoke(
     ctx: click.Context,
-    username: str,
+    who: str,
     experiment: str | None,
     model: str | None,
     backend_store_uri: str | None,
 ) -> None:
-    """Remove USERNAME's explicit grant (the server's default permission applies again)."""
+    """Remove WHO's explicit grant (for a user, the server's default permission applies again)."""
     from mltrail.service.permissions import UNRESTRICTED
 
     kind, target = _resource(experiment, model)
     _, perms = open_services(ctx, backend_store_uri)
-    if kind == "experiment":
-        perms.delete_experiment_grant(UNRESTRICTED, target, username=username)
+    group = _group_name(who)
+    if group is not None and kind == "experiment":
+        perms.delete_experiment_group_grant(UNRESTRICTED, target, group=group)
+    elif group is not None:
+        perms.delete_registered_model_group_grant(UNRESTRICTED, target, group=group)
+    elif kind == "experiment":
+        perms.delete_experiment_grant(UNRESTRICTED, target, username=who)
     else:
-        perms.delete_registered_model_grant(UNRESTRICTED, target, username=username)
-    click.echo(f"Revoked {username}'s grant on {kind} {target}")
+        perms.delete_registered_model_grant(UNRESTRICTED, target, username=who)
+    click.echo(f"Revoked {who}'s grant on {kind} {target}")
+
+
+@permissions.command("signed-in")
+@click.argument("level", type=click.Choice(["NONE", "READ", "EDIT"], case_sensitive=False))
+@click.option("--experiment", "experiment", metavar="ID", required=True)
+@db_option
+@click.pass_context
+def signed_in(
+    ctx: click.Context, level: str, experiment: str, backend_store_uri: str | None
+) -> None:
+    """Let everyone signed in READ or EDIT one experiment (NONE turns it off).
+
+    The Default experiment (id 0) is shared this way at EDIT when the server first starts
+    with authentication, so that scripts that name no experiment work for every user;
+    `mltrail permissions signed-in NONE --experiment 0` turns that off for good.
+    """
+    from mltrail.service.permissions import UNRESTRICTED, Level
+
+    _, perms = open_services(ctx, backend_store_uri)
+    parsed = Level.parse(level)
+    perms.set_experiment_signed_in(UNRESTRICTED, experiment, level=parsed)
+    if parsed is Level.NONE:
+        click.echo(f"Experiment {experiment} is no longer open to everyone signed in")
+    else:
+        click.echo(f"Everyone signed in has {parsed.name} on experiment {experiment}")
+
+
+def _row(kind: str, resource: str, who: str, level: int) -> dict[str, str]:
+    from mltrail.service.permissions import Level
+
+    return {"kind": kind, "resource": resource, "username": who, "permission": Level(level).name}
 
 
 @permissions.command("list")
@@ -90,9 +141,9 @@ def list_grants(
     output: str,
     backend_store_uri: str | None,
 ) -> None:
-    """List explicit grants."""
+    """List explicit grants (to users, to groups as group:NAME, and signed-in switches)."""
     from mltrail.errors import ResourceDoesNotExist
-    from mltrail.service.permissions import Level, parse_experiment_key
+    from mltrail.service.permissions import parse_experiment_key
 
     auth, perms = open_services(ctx, backend_store_uri)
     store = perms.store
@@ -105,14 +156,13 @@ def list_grants(
             if key is None:
                 raise ResourceDoesNotExist(f"No Experiment with id={experiment} exists")
         for g in store.experiment_grants(experiment_id=key, user_id=user_id):
-            rows.append(
-                {
-                    "kind": "experiment",
-                    "resource": g.resource,
-                    "username": g.username,
-                    "permission": Level(g.level).name,
-                }
-            )
+            rows.append(_row("experiment", g.resource, g.username, g.level))
+        if user_id is None:
+            for gg in store.experiment_group_grants(experiment_id=key):
+                rows.append(_row("experiment", gg.resource, GROUP_PREFIX + gg.group, gg.level))
+            for resource, level in store.experiment_signed_in_levels().items():
+                if key is None or resource == str(key):
+                    rows.append(_row("experiment", resource, "signed-in", level))
     if experiment is None:
         model_id = None
         if model is not None:
@@ -120,14 +170,10 @@ def list_grants(
             if model_id is None:
                 raise ResourceDoesNotExist(f"Registered Model with name={model} not found")
         for g in store.registered_model_grants(model_id=model_id, user_id=user_id):
-            rows.append(
-                {
-                    "kind": "model",
-                    "resource": g.resource,
-                    "username": g.username,
-                    "permission": Level(g.level).name,
-                }
-            )
+            rows.append(_row("model", g.resource, g.username, g.level))
+        if user_id is None:
+            for gg in store.registered_model_group_grants(model_id=model_id):
+                rows.append(_row("model", gg.resource, GROUP_PREFIX + gg.group, gg.level))
     if output == "json":
         click.echo(json.dumps(rows))
         return

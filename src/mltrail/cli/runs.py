@@ -198,6 +198,70 @@ def run_text(run: Run, summaries: list[MetricSummary]) -> str:
     return "\n\n".join(sections)
 
 
+@runs.command("compare")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN_ID RUN_ID...")
+@click.option("--only-diff", is_flag=True, help="Only the params and metrics that differ.")
+@output_option
+@pass_state
+def compare_runs(
+    state: CliState, run_ids: tuple[str, ...], only_diff: bool, output_format: str
+) -> None:
+    """Compare runs side by side: one column per run, one row per param and metric.
+
+    Rows whose values differ are marked with '*'. The dashboard's /compare page shows the
+    same runs with charts.
+    """
+    if len(run_ids) < 2:
+        raise click.UsageError("Give at least two run ids to compare")
+    client = state.client()
+    found = [client.get_run(run_id) for run_id in dict.fromkeys(run_ids)]
+    rows = compare_rows(found)
+    if only_diff:
+        rows = [row for row in rows if row["differs"]]
+    if output_format == "json":
+        echo_json({"runs": [r.info for r in found], "rows": rows})
+        return
+    headers = ["", "KIND", "KEY", *(r.info.run_name or r.info.run_id[:8] for r in found)]
+    table = [
+        (
+            "*" if row["differs"] else "",
+            row["kind"],
+            row["key"],
+            *(_cell(v) for v in row["values"]),
+        )
+        for row in rows
+    ]
+    ids = render_pairs([(r.info.run_name or r.info.run_id[:8], r.info.run_id) for r in found])
+    body = (
+        render_table(headers, table)
+        if table
+        else "(nothing differs)"
+        if only_diff
+        else "(no params or metrics)"
+    )
+    click.echo(ids + "\n\n" + body)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    return format_number(value) if isinstance(value, float) else str(value)
+
+
+def compare_rows(found: list[Run]) -> list[dict[str, Any]]:
+    """Params then metrics (latest values), each with every run's value and whether they differ."""
+    rows: list[dict[str, Any]] = []
+    for kind in ("params", "metrics"):
+        keys = sorted({key for run in found for key in getattr(run.data, kind)})
+        for key in keys:
+            values = [getattr(run.data, kind).get(key) for run in found]
+            distinct = {repr(v) for v in values}
+            rows.append(
+                {"kind": kind[:-1], "key": key, "values": values, "differs": len(distinct) > 1}
+            )
+    return rows
+
+
 @runs.command("delete")
 @click.argument("run_id")
 @pass_state

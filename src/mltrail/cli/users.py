@@ -108,12 +108,28 @@ def list_users(ctx: click.Context, output: str, backend_store_uri: str | None) -
     if output == "json":
         click.echo(
             json.dumps(
-                [{"id": u.id, "username": u.username, "is_admin": u.is_admin} for u in found]
+                [
+                    {
+                        "id": u.id,
+                        "username": u.username,
+                        "is_admin": u.is_admin,
+                        "must_change_password": u.must_change_password,
+                    }
+                    for u in found
+                ]
             )
         )
         return
     for user in found:
-        click.echo(f"{user.username}{'  (admin)' if user.is_admin else ''}")
+        notes = [
+            n
+            for n, on in (
+                ("admin", user.is_admin),
+                ("must change password", user.must_change_password),
+            )
+            if on
+        ]
+        click.echo(user.username + (f"  ({', '.join(notes)})" if notes else ""))
 
 
 @users.command("delete")
@@ -167,12 +183,20 @@ def set_admin(ctx: click.Context, name: str, value: str, backend_store_uri: str 
 @db_option
 @click.pass_context
 def import_htpasswd(ctx: click.Context, file: str, backend_store_uri: str | None) -> None:
-    """Import the bcrypt entries of an htpasswd FILE (other hash kinds are reported)."""
+    """Import the users of an Apache htpasswd FILE, whatever htpasswd hashed them with.
+
+    Every kind htpasswd writes is imported: $apr1$ (its default), bcrypt (-B), SHA-256/512
+    crypt (-2, -5), {SHA} (-s), DES crypt (-d) and plain (-p). Each password is verified
+    as it is at the user's next login and then re-hashed with argon2id; a weak one (under 12
+    characters, the user name, or DES) must be changed at that login. Users who already
+    exist are left alone.
+    """
     auth, _ = open_services(ctx, backend_store_uri)
     lines = Path(file).read_text(encoding="utf-8", errors="replace").splitlines()
     imported, skipped = auth.import_htpasswd(lines)
-    for name in imported:
-        click.echo(f"Imported {name}")
+    for user in imported:
+        note = f"; must change it at the next login: {user.weak}" if user.weak else ""
+        click.echo(f"Imported {user.username} ({user.kind}{note})")
     for reason in skipped:
         click.echo(f"Skipped {reason}", err=True)
     click.echo(f"{len(imported)} imported, {len(skipped)} skipped")

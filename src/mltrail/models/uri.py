@@ -110,13 +110,13 @@ def logged_model_of_run(client: TrackingClient, run_id: str, name: str) -> Logge
     return found[0] if found else None
 
 
-def _download_runs_uri(client: TrackingClient, model_uri: str) -> Path:
+def _download_runs_uri(client: TrackingClient, model_uri: str, dst: Path | None = None) -> Path:
     """A run's artifact folder; else, as MLflow 3 does, the files of the logged model the run
     produced under that name (``log_model`` stores a model's files only once, with the model)."""
     run_id, path = parse_runs_uri(model_uri)
     store = client.artifact_store(run_id)
     if not path or store.exists(path):
-        return Path(client.download_artifacts(run_id, path, str(download_dir())))
+        return Path(client.download_artifacts(run_id, path, str(dst or download_dir())))
     name, _, rest = path.partition("/")
     logged = logged_model_of_run(client, run_id, name)
     if logged is None:
@@ -127,7 +127,7 @@ def _download_runs_uri(client: TrackingClient, model_uri: str) -> Path:
     location = logged.artifact_location.rstrip("/")
     return Path(
         client.download_artifacts_from_uri(
-            f"{location}/{rest}" if rest else location, download_dir()
+            f"{location}/{rest}" if rest else location, dst or download_dir()
         )
     )
 
@@ -136,6 +136,21 @@ def _default_client() -> TrackingClient:
     from mltrail.client.tracking_client import TrackingClient
 
     return TrackingClient()
+
+
+def download_model(client: TrackingClient, model_uri: str, dst: Path | None = None) -> Path:
+    """Download the model a ``runs:/`` or ``models:/`` URI names, through ``client`` (so through
+    its tracking URI), into ``dst`` (default: a new temporary folder)."""
+    if model_uri.startswith(RUNS_PREFIX):
+        parse_runs_uri(model_uri)
+        return _download_runs_uri(client, model_uri, dst)
+    if model_uri.startswith("models:"):
+        location = models_uri_location(client, parse_models_uri(model_uri))
+        return Path(client.download_artifacts_from_uri(location, dst or download_dir()))
+    raise InvalidParameterValue(
+        f"Invalid model URI {model_uri!r}: expected runs:/<run_id>/<path>, models:/<model_id>, "
+        "models:/<name>/<version> or models:/<name>@<alias>"
+    )
 
 
 def download_dir(prefix: str = "mltrail-model-") -> Path:

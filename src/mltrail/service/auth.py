@@ -1,7 +1,9 @@
 """Users, passwords, API tokens and browser sessions.
 
-* Passwords: at least 12 characters, hashed with argon2id. bcrypt hashes imported from an
-  htpasswd file are verified with bcrypt and replaced by argon2id on the next login.
+* Passwords: at least 12 characters, hashed with argon2id. Hashes imported from an
+  htpasswd file (every kind ``htpasswd`` writes, :mod:`mltrail.service.htpasswd`) are
+  verified as they are and replaced by argon2id at the next login; a weak imported
+  password is flagged then, and the user must change it before doing anything else.
 * Unknown users cost the same time as wrong passwords (a dummy hash is verified).
 * Failed logins are throttled per user name and per client address, in memory per
   server process (a server with N workers allows N times the budget), and logged.
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -27,10 +30,12 @@ from typing import Protocol
 
 from mltrail.errors import (
     InvalidParameterValue,
+    MltrailError,
     ResourceDoesNotExist,
     TooManyRequests,
     Unauthenticated,
 )
+from mltrail.service import htpasswd
 from mltrail.store.schema_auth import SessionRecord, TokenRecord, UserRecord
 
 logger = logging.getLogger("mltrail.auth")
@@ -52,8 +57,16 @@ def sha256_hex(text: str) -> str:
 
 class AuthStore(Protocol):
     def create_user(
-        self, username: str, *, password_hash: str, is_admin: bool, now: int
+        self,
+        username: str,
+        *,
+        password_hash: str,
+        is_admin: bool,
+        now: int,
+        must_change_password: bool = False,
     ) -> UserRecord: ...
+
+    def set_must_change_password(self, username: str, *, value: bool) -> None: ...
 
     def get_user(self, username: str) -> UserRecord | None: ...
 
@@ -107,6 +120,15 @@ def validate_password(password: str) -> None:
         raise InvalidParameterValue(f"Password must be at most {MAX_PASSWORD_LENGTH} characters")
 
 
+def weak_password_reason(password: str, username: str) -> str | None:
+    """Why an (imported) password falls short of what a new one must be; None if it does not."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"shorter than {MIN_PASSWORD_LENGTH} characters"
+    if password.strip().lower() == username.strip().lower():
+        return "the same as the user name"
+    return None
+
+
 def validate_username(username: str) -> str:
     if not isinstance(username, str) or not USERNAME_RE.match(username):
         raise InvalidParameterValue(
@@ -117,7 +139,7 @@ def validate_username(username: str) -> str:
 
 
 class PasswordHashing:
-    """argon2id hashing; bcrypt verification for imported hashes."""
+    """argon2id hashing; verification of the hashes imported from htpasswd files."""
 
     def __init__(self) -> None:
         from argon2 import PasswordHasher
@@ -131,13 +153,8 @@ class PasswordHashing:
     def verify(self, stored: str, password: str) -> bool:
         from argon2.exceptions import InvalidHashError, VerificationError
 
-        if stored.startswith(("$2a$", "$2b$", "$2y$")):
-            import bcrypt
-
-            try:
-                return bool(bcrypt.checkpw(password.encode("utf-8")[:72], stored.encode()))
-            except ValueError:
-                return False
+        if htpasswd.is_imported_hash(stored):
+            return htpasswd.verify(stored, password)
         try:
             return bool(self._argon.verify(stored, password))
         except (VerificationError, InvalidHashError):
@@ -225,6 +242,14 @@ def split_token(token: str) -> tuple[str, str] | None:
 
 
 @dataclass(frozen=True)
+class ImportedUser:
+    username: str
+    kind: str
+    # Why the password is weak (the user must change it at the next login), or None.
+    weak: str | None
+
+
+@dataclass(frozen=True)
 class Session:
     user: UserRecord
     csrf_token: str
@@ -277,36 +302,39 @@ class AuthService:
     def has_admin(self) -> bool:
         return self.store.count_admins() > 0
 
-    def import_htpasswd(self, lines: Iterable[str]) -> tuple[list[str], list[str]]:
-        """Import bcrypt entries; returns (imported user names, skipped lines explained)."""
-        imported: list[str] = []
+    def import_htpasswd(self, lines: Iterable[str]) -> tuple[list[ImportedUser], list[str]]:
+        """Import every entry kind htpasswd writes; returns (imported users, skipped lines
+        explained). Existing users are left as they are (reported as skipped)."""
+        imported: list[ImportedUser] = []
         skipped: list[str] = []
-        for number, raw in enumerate(lines, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
+        for entry in htpasswd.parse(lines):
+            if isinstance(entry, str):
+                skipped.append(entry)
                 continue
-            username, sep, hashed = line.partition(":")
-            if not sep:
-                skipped.append(f"line {number}: not 'user:hash'")
+            where = f"line {entry.line}: user {entry.username!r}"
+            if entry.kind is None:
+                skipped.append(f"{where}: not a password hash htpasswd writes")
                 continue
-            if not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-                kind = (
-                    "apr1-MD5"
-                    if hashed.startswith("$apr1$")
-                    else ("SHA-1" if hashed.startswith("{SHA}") else "crypt/plain")
-                )
-                skipped.append(
-                    f"line {number}: user {username!r} has a {kind} hash (only bcrypt is imported)"
-                )
-                continue
+            stored, weak = entry.secret, None
+            if entry.kind == "plain":
+                # The password itself: hash it now; it is never stored as it came.
+                stored = self.hashing.hash(entry.secret)
+                weak = weak_password_reason(entry.secret, entry.username)
+            elif entry.kind == "crypt":
+                weak = "a DES crypt password (only its first 8 characters ever counted)"
             try:
-                validate_username(username)
-                self.store.create_user(username, password_hash=hashed, is_admin=False, now=now_ms())
-            except Exception as exc:  # reported per line, the import goes on
-                message = getattr(exc, "message", str(exc))
-                skipped.append(f"line {number}: user {username!r}: {message}")
+                validate_username(entry.username)
+                self.store.create_user(
+                    entry.username,
+                    password_hash=stored,
+                    is_admin=False,
+                    now=now_ms(),
+                    must_change_password=weak is not None,
+                )
+            except MltrailError as exc:  # reported per line, the import goes on
+                skipped.append(f"{where}: {exc.message}")
                 continue
-            imported.append(username)
+            imported.append(ImportedUser(entry.username, entry.kind, weak))
         return imported, skipped
 
     # -- authentication --------------------------------------------------------
@@ -322,9 +350,14 @@ class AuthService:
             self.throttle.failed(username=username, address=address)
             raise Unauthenticated("Invalid username or password")
         if self.hashing.needs_rehash(user.password_hash):
+            imported = htpasswd.is_imported_hash(user.password_hash)
             self.store.set_password_hash(
                 username, password_hash=self.hashing.hash(password), now=None
             )
+            if imported and weak_password_reason(password, username):
+                # Known only now, with the password in hand: the user must pick a new one.
+                self.store.set_must_change_password(username, value=True)
+                user = dataclasses.replace(user, must_change_password=True)
         return user
 
     def authenticate_secret(self, username: str, secret: str, *, address: str) -> UserRecord:

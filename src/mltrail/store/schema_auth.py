@@ -28,6 +28,7 @@ from sqlalchemy import (
     exists,
     not_,
     or_,
+    select,
 )
 
 import mltrail.store.schema_models  # noqa: F401  (registered_models must exist on metadata)
@@ -43,6 +44,8 @@ users = Table(
     Column("created_at", BigInteger, nullable=False),
     # Bumped on password change: sessions issued before it are void.
     Column("password_changed_at", BigInteger, nullable=False),
+    # A weak imported password: the user must choose a new one before doing anything else.
+    Column("must_change_password", Boolean, nullable=False, server_default="0"),
 )
 
 api_tokens = Table(
@@ -106,25 +109,138 @@ registered_model_permissions = Table(
 )
 
 
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column(
+        "group_id",
+        Integer,
+        ForeignKey("groups.id", ondelete="CASCADE", name="fk_group_members_group_id"),
+        nullable=False,
+    ),
+    Column(
+        "user_id",
+        Integer,
+        ForeignKey("users.id", ondelete="CASCADE", name="fk_group_members_user_id"),
+        nullable=False,
+    ),
+    PrimaryKeyConstraint("group_id", "user_id"),
+    Index("ix_group_members_user", "user_id", "group_id"),
+)
+
+experiment_group_permissions = Table(
+    "experiment_group_permissions",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey(
+            "experiments.experiment_id", ondelete="CASCADE", name="fk_exp_group_perms_experiment"
+        ),
+        nullable=False,
+    ),
+    Column(
+        "group_id",
+        Integer,
+        ForeignKey("groups.id", ondelete="CASCADE", name="fk_exp_group_perms_group"),
+        nullable=False,
+    ),
+    Column("level", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "group_id"),
+    Index("ix_experiment_group_permissions_group", "group_id", "experiment_id"),
+)
+
+registered_model_group_permissions = Table(
+    "registered_model_group_permissions",
+    metadata,
+    Column(
+        "registered_model_id",
+        Integer,
+        ForeignKey("registered_models.id", ondelete="CASCADE", name="fk_rm_group_perms_model"),
+        nullable=False,
+    ),
+    Column(
+        "group_id",
+        Integer,
+        ForeignKey("groups.id", ondelete="CASCADE", name="fk_rm_group_perms_group"),
+        nullable=False,
+    ),
+    Column("level", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("registered_model_id", "group_id"),
+    Index("ix_registered_model_group_permissions_group", "group_id", "registered_model_id"),
+)
+
+# The experiment-wide switch "everyone signed in may READ / EDIT": one row per experiment
+# that has it; a row of level 0 records that an admin turned it off (see the Default
+# experiment in mltrail.service.permissions).
+experiment_signed_in_permissions = Table(
+    "experiment_signed_in_permissions",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey(
+            "experiments.experiment_id", ondelete="CASCADE", name="fk_exp_signed_in_experiment"
+        ),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("level", SmallInteger, nullable=False),
+)
+
+
 def readable_clause(
-    resource_column: Any, *, table: Any, key: str, user_id: int, default_level: int
+    resource_column: Any,
+    *,
+    table: Any,
+    group_table: Any,
+    key: str,
+    user_id: int,
+    default_level: int,
+    signed_in_table: Any = None,
 ) -> Any:
     """SQL condition "the user may read the row whose id is ``resource_column``".
 
-    An explicit grant wins over the server's default permission (a grant of NONE hides a
-    resource even when the default is READ).
+    The rule of :class:`mltrail.service.permissions.PermissionService`: the user's own grant
+    (or, without one, the server's default permission: a grant of NONE hides a resource
+    even when the default is READ), a grant to one of the user's groups, or the
+    experiment's "everyone signed in" switch.
     """
     grant = and_(table.c[key] == resource_column, table.c.user_id == user_id)
-    granted = exists().where(grant, table.c.level >= 1)
-    if default_level < 1:
-        return granted
-    return or_(granted, not_(exists().where(grant)))
+    my_groups = select(group_members.c.group_id).where(group_members.c.user_id == user_id)
+    conditions: list[Any] = [
+        exists().where(grant, table.c.level >= 1),
+        exists().where(
+            group_table.c[key] == resource_column,
+            group_table.c.level >= 1,
+            group_table.c.group_id.in_(my_groups),
+        ),
+    ]
+    if signed_in_table is not None:
+        conditions.append(
+            exists().where(
+                signed_in_table.c.experiment_id == resource_column, signed_in_table.c.level >= 1
+            )
+        )
+    if default_level >= 1:
+        conditions.append(not_(exists().where(grant)))
+    return or_(*conditions)
 
 
 def experiment_readable(column: Any, *, user_id: int, default_level: int) -> Any:
     return readable_clause(
         column,
         table=experiment_permissions,
+        group_table=experiment_group_permissions,
+        signed_in_table=experiment_signed_in_permissions,
         key="experiment_id",
         user_id=user_id,
         default_level=default_level,
@@ -135,6 +251,7 @@ def registered_model_readable(column: Any, *, user_id: int, default_level: int) 
     return readable_clause(
         column,
         table=registered_model_permissions,
+        group_table=registered_model_group_permissions,
         key="registered_model_id",
         user_id=user_id,
         default_level=default_level,
@@ -149,6 +266,7 @@ class UserRecord:
     is_admin: bool
     created_at: int
     password_changed_at: int
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,4 +297,22 @@ class GrantRecord:
     resource: str
     user_id: int
     username: str
+    level: int
+
+
+@dataclass(frozen=True)
+class GroupRecord:
+    id: int
+    name: str
+    created_at: int
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GroupGrantRecord:
+    """One grant to a group: ``resource`` is an experiment id or a registered model's name."""
+
+    resource: str
+    group_id: int
+    group: str
     level: int

@@ -71,7 +71,7 @@ def install_auth(app: FastAPI, services: Services) -> Services:
     from mltrail.server.app import build_model_services
     from mltrail.server.auth import api_v1, mlflow_api, pages
     from mltrail.server.auth.middleware import AuthMiddleware
-    from mltrail.server.ui import views_account, views_admin
+    from mltrail.server.ui import views_account, views_admin, views_groups
     from mltrail.service.authorized import (
         AuthorizedArtifacts,
         AuthorizedLoggedModels,
@@ -82,6 +82,9 @@ def install_auth(app: FastAPI, services: Services) -> Services:
     state = open_auth(services, services.settings)
     ensure_admin(state, services.settings)
     perms = state.permissions
+    # Scripts that name no experiment log to the Default one: each user may use it
+    # (unless an admin turned that off; the decision is kept).
+    perms.share_default_experiment()
     tracking = AuthorizedTracking(services.tracking, permissions=perms)
     artifacts = (
         None
@@ -107,6 +110,7 @@ def install_auth(app: FastAPI, services: Services) -> Services:
     app.include_router(pages.router)
     app.include_router(views_account.router)
     app.include_router(views_admin.router)
+    app.include_router(views_groups.router)
     app.add_middleware(AuthMiddleware, router=app.router, auth=state.auth)
     return checked
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mltrail.service.permissions import Level, PermissionService, Principal
-from mltrail.store.schema_auth import GrantRecord
+from mltrail.service.permissions import Level, PermissionService, Principal, parse_experiment_key
+from mltrail.store.schema_auth import GrantRecord, GroupGrantRecord
 
 
 class _SetGrant(Protocol):
@@ -26,6 +26,25 @@ class _SetGrant(Protocol):
         username: str,
         level: Level,
     ) -> GrantRecord: ...
+
+
+class _SetGroupGrant(Protocol):
+    def __call__(
+        self,
+        perms: PermissionService,
+        principal: Principal,
+        resource: str,
+        /,
+        *,
+        group: str,
+        level: Level,
+    ) -> GroupGrantRecord: ...
+
+
+class _DeleteGroupGrant(Protocol):
+    def __call__(
+        self, perms: PermissionService, principal: Principal, resource: str, /, *, group: str
+    ) -> None: ...
 
 
 class _UserGrant(Protocol):
@@ -47,6 +66,10 @@ class GrantKind:
     delete: _UserGrant
     # Every grant on one resource, once the caller's MANAGE on it is checked.
     listing: Callable[[PermissionService, Principal, str], list[GrantRecord]]
+    set_group: _SetGroupGrant
+    delete_group: _DeleteGroupGrant
+    # The groups' grants on one resource (after ``listing`` checked MANAGE).
+    group_listing: Callable[[PermissionService, str], list[GroupGrantRecord]]
 
     def mlflow_json(self, grant: GrantRecord) -> dict[str, Any]:
         """One grant as MLflow's basic-auth API writes it (inside users and on its own)."""
@@ -71,6 +94,18 @@ def _registered_model_grants(
     return perms.store.registered_model_grants(model_id=model_id)
 
 
+def _experiment_group_grants(
+    perms: PermissionService, experiment_id: str
+) -> list[GroupGrantRecord]:
+    key = parse_experiment_key(experiment_id)
+    return [] if key is None else perms.store.experiment_group_grants(experiment_id=key)
+
+
+def _registered_model_group_grants(perms: PermissionService, name: str) -> list[GroupGrantRecord]:
+    model_id = perms.store.registered_model_id(name)
+    return [] if model_id is None else perms.store.registered_model_group_grants(model_id=model_id)
+
+
 EXPERIMENT = GrantKind(
     key="experiment_id",
     mlflow_field="experiment_permission",
@@ -78,6 +113,9 @@ EXPERIMENT = GrantKind(
     get=PermissionService.get_experiment_grant,
     delete=PermissionService.delete_experiment_grant,
     listing=_experiment_grants,
+    set_group=PermissionService.set_experiment_group_grant,
+    delete_group=PermissionService.delete_experiment_group_grant,
+    group_listing=_experiment_group_grants,
 )
 
 REGISTERED_MODEL = GrantKind(
@@ -87,4 +125,7 @@ REGISTERED_MODEL = GrantKind(
     get=PermissionService.get_registered_model_grant,
     delete=PermissionService.delete_registered_model_grant,
     listing=_registered_model_grants,
+    set_group=PermissionService.set_registered_model_group_grant,
+    delete_group=PermissionService.delete_registered_model_group_grant,
+    group_listing=_registered_model_group_grants,
 )

@@ -24,11 +24,12 @@ from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mltrail.errors import MltrailError, TooManyRequests, Unauthenticated
+from mltrail.server.auth import password_change
 from mltrail.server.auth.credentials import SESSION_COOKIE, Basic, cookie_value, parse_authorization
 from mltrail.server.auth.rules import ADMIN, PUBLIC, effective_routes, rule_of
 from mltrail.server.middleware import route_path
 from mltrail.server.threads import run_blocking
-from mltrail.service.auth import AuthService, Session
+from mltrail.service.auth import AuthService, Session, split_token
 from mltrail.service.permissions import Principal, reset_principal, set_principal
 from mltrail.store.schema_auth import UserRecord
 
@@ -45,6 +46,8 @@ _CACHE_SECONDS = 30.0
 class Caller:
     principal: Principal
     session: Session | None = None
+    # Signed in with a password that must be changed first (see password_change).
+    must_change_password: bool = False
 
 
 class CredentialCache:
@@ -133,6 +136,9 @@ class AuthMiddleware:
         if caller is None:
             await _reject(scope, send, Unauthenticated("Authentication required"))
             return
+        if caller.must_change_password and not password_change.may_pass(scope):
+            await _must_change_password(scope, send, caller)
+            return
         if rule == ADMIN and not caller.principal.is_admin:
             await _answer(send, 403, "PERMISSION_DENIED", "Permission denied: admins only")
             return
@@ -168,17 +174,26 @@ class AuthMiddleware:
             credentials = parse_authorization(header)
             if isinstance(credentials, Basic):
                 user = await self._basic(credentials, address=address)
+                by_password = split_token(credentials.secret) is None
             else:
                 user = await run_blocking(
                     self.auth.authenticate_token, credentials.token, address=address
                 )
-            return Caller(Principal(user.id, user.username, user.is_admin))
+                by_password = False
+            return Caller(
+                Principal(user.id, user.username, user.is_admin),
+                must_change_password=by_password and user.must_change_password,
+            )
         session_value = cookie_value(cookies, SESSION_COOKIE) if cookies else ""
         if session_value:
             session = await run_blocking(self.auth.session, session_value)
             if session is not None:
                 user = session.user
-                return Caller(Principal(user.id, user.username, user.is_admin), session)
+                return Caller(
+                    Principal(user.id, user.username, user.is_admin),
+                    session,
+                    must_change_password=user.must_change_password,
+                )
         return None
 
     async def _basic(self, credentials: Basic, *, address: str) -> UserRecord:
@@ -200,6 +215,22 @@ class AuthMiddleware:
         )
         self.cache.put(key, user)
         return user
+
+
+async def _must_change_password(scope: Scope, send: Send, caller: Caller) -> None:
+    if _is_page_request(scope):
+        location = scope.get("root_path", "") + password_change.ACCOUNT_PAGE + "?done=must_change"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 303,
+                "headers": [(b"location", location.encode()), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+        return
+    text = password_change.message(caller.principal.username)
+    await _answer(send, 403, "PERMISSION_DENIED", text)
 
 
 def _private(send: Send) -> Send:

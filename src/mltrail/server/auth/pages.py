@@ -28,7 +28,9 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · mltrail</title>
 <link rel="icon" href="{base}/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="{base}/static/css/mltrail.css"></head>
+<meta name="mltrail-base" content="{base}">
+<link rel="stylesheet" href="{base}/static/css/mltrail.css">
+<script src="{base}/static/js/hashroutes.js"></script></head>
 <body><main id="main" class="login">
 <h1>Sign in to mltrail</h1>
 {error}

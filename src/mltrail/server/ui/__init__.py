@@ -2,7 +2,8 @@
 
 :func:`router` is included by :func:`mltrail.server.app.create_app`. Pages live at ``/``,
 ``/experiments/{id}``, ``/runs/{run_id}``, ``/compare``, ``/models`` (and
-``/experiments/{id}/models``); static files at ``/static/``; the
+``/experiments/{id}/models``, a logged model at ``/experiments/{id}/models/{model_id}``,
+registry changes as form posts under ``/models/...``); static files at ``/static/``; the
 data the page scripts fetch under ``/ui-api/``.
 """
 
@@ -20,6 +21,7 @@ def router() -> APIRouter:
         views_compare,
         views_experiments,
         views_models,
+        views_registry_actions,
         views_run,
         views_runs,
     )
@@ -32,4 +34,5 @@ def router() -> APIRouter:
     combined.include_router(views_run.router)
     combined.include_router(views_compare.router)
     combined.include_router(views_models.router)
+    combined.include_router(views_registry_actions.router)
     return combined

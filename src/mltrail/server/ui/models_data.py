@@ -99,6 +99,8 @@ class RunModels:
     folders: list[ModelFolder] = field(default_factory=list)
     versions: list[ModelVersion] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Registered models the viewer can see: offered by the run page's "Register" forms.
+    registered_names: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -187,6 +189,12 @@ def run_models(request: Request, run: Run) -> RunModels:
         )
     except MltrailError as exc:
         found.problems.append(f"Artifacts: {exc.message}")
+    if not found.empty:
+        with contextlib.suppress(MltrailError):
+            page = registry(request).search_registered_models(
+                max_results=200, order_by=["name ASC"]
+            )
+            found.registered_names = [m.name for m in page]
     return found
 
 

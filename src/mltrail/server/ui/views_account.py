@@ -27,6 +27,11 @@ PATH = "/account/tokens"
 NOTICES = {
     "revoked": "The token was revoked; clients using it are refused from now on.",
     "password": "Your password was changed. Your other browser sessions were signed out.",
+    "must_change": (
+        "Your password was imported from the old server and is too weak for this one "
+        "(shorter than 12 characters, or only 8 characters counted). Choose a new one below "
+        "to continue."
+    ),
 }
 
 

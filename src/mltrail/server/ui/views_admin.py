@@ -42,7 +42,12 @@ def require_admin() -> Principal:
 
 def _page(request: Request, *, error: str = "", status_code: int = 200, **extra: Any) -> Response:
     me = require_admin()
-    users = auth_service(request).list_users()
+    auth = auth_service(request)
+    users = auth.list_users()
+    groups_of: dict[str, list[str]] = {}
+    for group in auth.store.list_groups():  # type: ignore[attr-defined]
+        for member in group.members:
+            groups_of.setdefault(member, []).append(group.name)
     response = render(
         request,
         "admin_users.html",
@@ -50,6 +55,7 @@ def _page(request: Request, *, error: str = "", status_code: int = 200, **extra:
         title="Users",
         me=me.username,
         users=sorted(users, key=lambda u: u.username.lower()),
+        groups_of=groups_of,
         error=error,
         notice=NOTICES.get(request.query_params.get("done", ""), ""),
         **extra,

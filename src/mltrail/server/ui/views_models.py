@@ -12,6 +12,7 @@ from starlette.responses import Response
 from mltrail.errors import MltrailError
 from mltrail.model_entities import ModelVersion
 from mltrail.server.services import services_of
+from mltrail.server.ui.forms import redirect
 from mltrail.server.ui.models_data import (
     experiment_registered_versions,
     load_snippet,
@@ -33,6 +34,17 @@ router = APIRouter(route_class=PageRoute)
 
 PAGE_SIZE = 100
 MAX_VERSIONS = 1000
+NOTICES = {
+    "registered": "Version registered.",
+    "alias": "Aliases changed.",
+    "stage": "Stage changed.",
+    "version_deleted": "Version deleted.",
+    "deleted": "Registered model deleted.",
+}
+
+
+def _notice(request: Request) -> str:
+    return NOTICES.get(request.query_params.get("done", ""), "")
 
 
 @router.get("/models", include_in_schema=False, openapi_extra=PAGE)
@@ -54,6 +66,7 @@ def registered_models_page(request: Request) -> Response:
         next_token=page.token,
         page_token=token,
         register_code=register_snippet(str(request.base_url), model_uri="runs:/<run_id>/model"),
+        notice=_notice(request),
     )
 
 
@@ -79,6 +92,7 @@ def registered_model_page(request: Request, name: str) -> Response:
         register_code=register_snippet(
             str(request.base_url), model_uri="runs:/<run_id>/model", name=model.name
         ),
+        notice=_notice(request),
     )
 
 
@@ -120,6 +134,9 @@ def model_version_page(request: Request, name: str, version: str) -> Response:
             tracking_uri=str(request.base_url).rstrip("/"),
             alias_uri=f"models:/{mv.name}@{mv.aliases[0]}" if mv.aliases else None,
         ),
+        stages=("None", "Staging", "Production", "Archived"),
+        logged_experiment=_logged_model_experiment(request, mv.model_id),
+        notice=_notice(request),
     )
 
 
@@ -144,6 +161,83 @@ def experiment_models_page(request: Request, experiment_id: str) -> Response:
         run_names=_run_names(request, versions),
         register_code=register_snippet(str(request.base_url), model_uri="runs:/<run_id>/model"),
     )
+
+
+@router.get(
+    "/experiments/{experiment_id}/models/{model_id}", include_in_schema=False, openapi_extra=PAGE
+)
+def logged_model_page(request: Request, experiment_id: str, model_id: str) -> Response:
+    """One logged model (MLflow's ``#/experiments/<id>/models/<model_id>`` page)."""
+    model = logged_models(request).get_logged_model(model_id)
+    if model.experiment_id != experiment_id:
+        # The experiment in the URL is only a path: send the reader to the model's own.
+        return redirect(request, f"/experiments/{model.experiment_id}/models/{model.model_id}")
+    experiment = services_of(request).tracking.get_experiment(model.experiment_id)
+    flavors: list[str] = []
+    signature = None
+    mlmodel_problem = ""
+    try:
+        text = read_mlmodel(request, model.artifact_location)
+        if text is None:
+            mlmodel_problem = "The model's folder has no MLmodel file (yet)."
+        else:
+            flavors, signature = model_summary(text)
+    except MltrailError as exc:
+        mlmodel_problem = exc.message
+    versions = list(
+        registry(request).search_model_versions(
+            filter_string=f"run_id = {quoted(model.source_run_id)}", max_results=200
+        )
+        if model.source_run_id
+        else []
+    )
+    return render(
+        request,
+        "logged_model.html",
+        title=model.name,
+        model=model,
+        experiment=experiment,
+        run_name=_run_names(request, versions).get(model.source_run_id or "")
+        or _run_name(request, model.source_run_id),
+        flavors=flavors,
+        signature_parts=(
+            {k: signature_rows(v) for k, v in signature.items() if k in ("inputs", "outputs")}
+            if signature
+            else {}
+        ),
+        mlmodel_problem=mlmodel_problem,
+        versions=[v for v in versions if v.model_id == model.model_id],
+        snippet=load_snippet(f"models:/{model.model_id}"),
+        model_names=_model_names(request),
+    )
+
+
+def _logged_model_experiment(request: Request, model_id: str | None) -> str | None:
+    """The experiment of a version's logged model, for a link (None if unreadable)."""
+    if not model_id:
+        return None
+    try:
+        return logged_models(request).get_logged_model(model_id).experiment_id
+    except MltrailError:
+        return None
+
+
+def _run_name(request: Request, run_id: str | None) -> str:
+    if not run_id:
+        return ""
+    try:
+        return services_of(request).tracking.get_run(run_id).info.run_name or run_id
+    except MltrailError:
+        return run_id
+
+
+def _model_names(request: Request) -> list[str]:
+    """Names of registered models the viewer can see, offered when registering a version."""
+    try:
+        page = registry(request).search_registered_models(max_results=200, order_by=["name ASC"])
+    except MltrailError:
+        return []
+    return [m.name for m in page]
 
 
 def _run_names(request: Request, versions: list[ModelVersion]) -> dict[str, str]:

@@ -17,8 +17,9 @@ from mltrail.entities import (
     RunTag,
     ViewType,
 )
-from mltrail.errors import PermissionDenied
+from mltrail.errors import PermissionDenied, ResourceAlreadyExists
 from mltrail.service.authorized.principal import AdminUnlessChecked, principal
+from mltrail.service.permission_messages import hidden_experiment
 from mltrail.service.permissions import (
     Level,
     Principal,
@@ -70,9 +71,17 @@ class AuthorizedTracking(AdminUnlessChecked):
                 "create the experiment without one and its files go to the server's artifact "
                 "store."
             )
-        experiment_id = self.inner.create_experiment(
-            name, artifact_location=artifact_location, tags=tags
-        )
+        try:
+            experiment_id = self.inner.create_experiment(
+                name, artifact_location=artifact_location, tags=tags
+            )
+        except ResourceAlreadyExists:
+            # "Already exists" about an experiment the caller cannot see sends them looking
+            # for it in vain: say it is a permission problem, and who can solve it.
+            existing = self.inner.get_experiment_by_name(name)
+            if existing is not None and not self._readable(who, existing):
+                raise hidden_experiment(who, name) from None
+            raise
         self.permissions.grant_creator_experiment(who, experiment_id)
         return experiment_id
 
@@ -81,14 +90,20 @@ class AuthorizedTracking(AdminUnlessChecked):
         return self.inner.get_experiment(experiment_id)
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment, or None when no experiment has that name. One hidden from the
+        caller is a permission error that says who can share it: the name is all it
+        discloses, and creating an experiment of that name would disclose as much."""
         who = principal()
         found = self.inner.get_experiment_by_name(name)
-        if found is None or who.is_admin:
-            return found
-        key = parse_experiment_key(found.experiment_id)
-        if key is None or self.permissions.experiment_level(who, key) < Level.READ:
-            return None
+        if found is not None and not self._readable(who, found):
+            raise hidden_experiment(who, name)
         return found
+
+    def _readable(self, who: Principal, experiment: Experiment) -> bool:
+        if who.is_admin:
+            return True
+        key = parse_experiment_key(experiment.experiment_id)
+        return key is not None and self.permissions.experiment_level(who, key) >= Level.READ
 
     def search_experiments(
         self,

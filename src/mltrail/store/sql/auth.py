@@ -17,11 +17,13 @@ from mltrail.store.schema_auth import (
     UserRecord,
     api_tokens,
     experiment_permissions,
+    group_members,
     registered_model_permissions,
     sessions,
     users,
 )
 from mltrail.store.schema_models import logged_models, registered_models
+from mltrail.store.sql.auth_groups import GroupStore, upsert_level
 from mltrail.store.sql.engine import read_connection, run_write
 
 _u = users.c
@@ -39,6 +41,7 @@ def _user(row: Row[Any]) -> UserRecord:
         is_admin=bool(row.is_admin),
         created_at=int(row.created_at),
         password_changed_at=int(row.password_changed_at),
+        must_change_password=bool(row.must_change_password),
     )
 
 
@@ -60,7 +63,7 @@ def _user_missing(username: str) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"User with username={username} not found")
 
 
-class SqlAuthStore:
+class SqlAuthStore(GroupStore):
     """Thread-safe (one pooled engine); every method is one short transaction."""
 
     def __init__(self, engine: Engine) -> None:
@@ -68,7 +71,13 @@ class SqlAuthStore:
 
     # -- users -------------------------------------------------------------
     def create_user(
-        self, username: str, *, password_hash: str, is_admin: bool, now: int
+        self,
+        username: str,
+        *,
+        password_hash: str,
+        is_admin: bool,
+        now: int,
+        must_change_password: bool = False,
     ) -> UserRecord:
         def work(conn: Connection) -> UserRecord:
             try:
@@ -79,6 +88,7 @@ class SqlAuthStore:
                         is_admin=is_admin,
                         created_at=now,
                         password_changed_at=now,
+                        must_change_password=must_change_password,
                     )
                 )
             except IntegrityError as exc:
@@ -116,7 +126,7 @@ class SqlAuthStore:
                 raise _user_missing(username)
             # Explicit deletes: MySQL and SQLite honour ON DELETE CASCADE, but this does
             # not depend on it (sessions must die with the user).
-            for table in (sessions, api_tokens, experiment_permissions):
+            for table in (sessions, api_tokens, experiment_permissions, group_members):
                 conn.execute(delete(table).where(table.c.user_id == row.id))
             conn.execute(delete(registered_model_permissions).where(_mp.user_id == row.id))
             conn.execute(delete(users).where(_u.id == row.id))
@@ -124,18 +134,30 @@ class SqlAuthStore:
         run_write(self.engine, work)
 
     def set_password_hash(self, username: str, *, password_hash: str, now: int | None) -> None:
-        """Store a new hash; ``now`` (a real password change) also ends every session."""
+        """Store a new hash; ``now`` (a real password change) also ends every session and
+        clears the must-change flag."""
 
         def work(conn: Connection) -> None:
             values: dict[str, Any] = {"password_hash": password_hash}
             if now is not None:
                 values["password_changed_at"] = now
+                values["must_change_password"] = False
             done = conn.execute(update(users).where(_u.username == username).values(**values))
             if done.rowcount == 0:
                 raise _user_missing(username)
             if now is not None:
                 user_id = select(_u.id).where(_u.username == username).scalar_subquery()
                 conn.execute(delete(sessions).where(_s.user_id == user_id))
+
+        run_write(self.engine, work)
+
+    def set_must_change_password(self, username: str, *, value: bool) -> None:
+        def work(conn: Connection) -> None:
+            done = conn.execute(
+                update(users).where(_u.username == username).values(must_change_password=value)
+            )
+            if done.rowcount == 0:
+                raise _user_missing(username)
 
         run_write(self.engine, work)
 
@@ -293,7 +315,7 @@ class SqlAuthStore:
         try:
             run_write(
                 self.engine,
-                lambda conn: _upsert(
+                lambda conn: upsert_level(
                     conn,
                     experiment_permissions,
                     {"experiment_id": experiment_id, "user_id": user_id},
@@ -306,7 +328,7 @@ class SqlAuthStore:
     def set_registered_model_level(self, model_id: int, *, user_id: int, level: int) -> None:
         run_write(
             self.engine,
-            lambda conn: _upsert(
+            lambda conn: upsert_level(
                 conn,
                 registered_model_permissions,
                 {"registered_model_id": model_id, "user_id": user_id},
@@ -373,14 +395,6 @@ class SqlAuthStore:
                 GrantRecord(r.name, int(r.user_id), r.username, int(r.level))
                 for r in conn.execute(query)
             ]
-
-
-def _upsert(conn: Connection, table: Any, key: dict[str, Any], level: int) -> None:
-    # Portable across the three databases: update, and insert when nothing was there.
-    where = [table.c[name] == value for name, value in key.items()]
-    done = conn.execute(update(table).where(*where).values(level=level))
-    if done.rowcount == 0:
-        conn.execute(insert(table).values(level=level, **key))
 
 
 __all__: Sequence[str] = ("SqlAuthStore",)
