@@ -151,3 +151,20 @@ class PagedList(list[T], Generic[T]):
     def __init__(self, items: Iterable[T] = (), token: str | None = None) -> None:
         super().__init__(items)
         self.token = token
+
+
+@dataclass(frozen=True)
+class ExperimentStats:
+    """What the experiments page shows beside each experiment."""
+
+    run_count: int
+    last_activity: int | None
+
+
+@dataclass(frozen=True)
+class ColumnKeys:
+    """The param, metric and tag keys seen in an experiment's recent runs (offered as columns)."""
+
+    params: list[str]
+    metrics: list[str]
+    tags: list[str]

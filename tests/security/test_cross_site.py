@@ -14,9 +14,9 @@ from fastapi import FastAPI
 
 from harness.inprocess import app_client
 from mltrail.config import Settings
+from mltrail.server.access import effective_routes, rule_of
 from mltrail.server.api.v1 import STREAMING_UPLOAD_PREFIXES
 from mltrail.server.app import MLFLOW_UPLOAD_PREFIXES, create_app
-from mltrail.server.auth.rules import effective_routes, rule_of
 from mltrail.server.cross_site import JSON_PREFIXES
 
 ADMIN = ("admin", "admin-password-123")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mltrail.config import Settings
-from mltrail.server.auth.rules import effective_routes, is_valid, rule_of
+from mltrail.server.access import effective_routes, is_valid, rule_of
 
 from .conftest import AuthServer
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -14,9 +13,6 @@ if TYPE_CHECKING:
     from mltrail.artifacts.base import ArtifactStore
     from mltrail.config import Settings
     from mltrail.service.gc import GcReport
-
-# Where `mltrail server` keeps served artifacts when it runs on a database (see server/app.py).
-_SERVER_DEFAULT_DESTINATION = "mlartifacts"
 
 
 def _csv(values: tuple[str, ...]) -> list[str] | None:
@@ -35,20 +31,6 @@ def _backend_uri(state: CliState, explicit: str | None, settings: Settings) -> s
             "pass --backend-store-uri (a folder, sqlite:///, postgresql:// or mysql://)"
         )
     return uri
-
-
-def _destination(
-    explicit: str | None, *, settings: Settings, own_artifacts: str, is_folder: bool
-) -> ArtifactStore:
-    """The store behind ``mlflow-artifacts:/`` locations, chosen as `mltrail server` does."""
-    from mltrail.artifacts import open_artifact_store
-
-    uri = (
-        explicit
-        or settings.artifacts_destination.strip()
-        or (own_artifacts if is_folder else str(Path.cwd() / _SERVER_DEFAULT_DESTINATION))
-    )
-    return open_artifact_store(uri, settings=settings)
 
 
 @click.command("gc")
@@ -106,25 +88,23 @@ def gc_command(
     try --dry-run first.
     """
     from mltrail.artifacts import open_artifact_store
+    from mltrail.composition import locate_backend, open_database, served_destination
     from mltrail.config import load_settings
-    from mltrail.server.app import resolve_backend
     from mltrail.service.gc import collect_garbage, parse_age
-    from mltrail.store.sql import open_store
     from mltrail.store.sql.gc import SqlGarbageStore
 
     settings = load_settings()
     age_ms = parse_age(older_than) if older_than is not None else None
-    backend = _backend_uri(state, backend_store_uri, settings)
-    db_uri, own_artifacts, is_folder = resolve_backend(
-        settings.with_overrides(backend_store_uri=backend)
+    settings = settings.with_overrides(
+        backend_store_uri=_backend_uri(state, backend_store_uri, settings),
+        artifacts_destination=artifacts_destination,
     )
-    destination = _destination(
-        artifacts_destination, settings=settings, own_artifacts=own_artifacts, is_folder=is_folder
-    )
-    store = open_store(db_uri, default_artifact_root=own_artifacts)
+    backend = locate_backend(settings)
+    destination = open_artifact_store(served_destination(settings, backend), settings=settings)
+    engine = open_database(backend.db_uri)
     try:
         report = collect_garbage(
-            SqlGarbageStore(store.engine),
+            SqlGarbageStore(engine),
             open_store=lambda uri: open_artifact_store(uri, settings=settings),
             artifacts_destination=destination,
             older_than_ms=age_ms,
@@ -133,7 +113,7 @@ def gc_command(
             dry_run=dry_run,
         )
     finally:
-        store.close()
+        engine.dispose()
     _remove_interrupted_uploads(destination, report=report, settings=settings)
     if output_format == "json":
         echo_json(report)

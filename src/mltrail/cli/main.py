@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 
 import click
 
-from mltrail import __version__
 from mltrail.cli.context import CliState
 from mltrail.errors import (
     BadRequest,
@@ -24,6 +23,7 @@ from mltrail.errors import (
     InvalidParameterValue,
     MltrailError,
 )
+from mltrail.version import __version__
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from mltrail.config import Settings
     from mltrail.service.auth import AuthService
     from mltrail.service.permissions import PermissionService
 
@@ -24,36 +25,28 @@ def db_option(function: Any) -> Any:
     )(function)
 
 
-def _database_uri(ctx: click.Context, backend_store_uri: str | None) -> str:
+def _settings(ctx: click.Context, backend_store_uri: str | None) -> Settings:
     from mltrail.cli.context import CliState
     from mltrail.config import load_settings
-    from mltrail.server.app import resolve_backend
 
     state = ctx.find_object(CliState)
     uri = backend_store_uri or load_settings().backend_store_uri
     if not uri and state is not None and state.tracking_uri:
         uri = state.tracking_uri
-    settings = load_settings(backend_store_uri=uri or "")
-    return resolve_backend(settings)[0]
+    return load_settings(backend_store_uri=uri or "")
 
 
 def open_services(
     ctx: click.Context, backend_store_uri: str | None
 ) -> tuple[AuthService, PermissionService]:
     """The auth and permission services over the database (created or upgraded if needed)."""
-    from mltrail.config import load_settings
-    from mltrail.service.auth import AuthService
-    from mltrail.service.permissions import Level, PermissionService
-    from mltrail.store.sql.auth import SqlAuthStore
-    from mltrail.store.sql.engine import create_engine_for
-    from mltrail.store.sql.migrate import ensure_schema
+    from mltrail.composition import locate_backend, open_auth, open_database
 
-    engine = create_engine_for(_database_uri(ctx, backend_store_uri))
-    ensure_schema(engine)
+    settings = _settings(ctx, backend_store_uri)
+    engine = open_database(locate_backend(settings).db_uri)
     ctx.call_on_close(engine.dispose)
-    store = SqlAuthStore(engine)
-    default = Level.parse(load_settings().default_permission or "NONE")
-    return AuthService(store=store), PermissionService(store=store, default_level=default)
+    state = open_auth(engine, settings)
+    return state.auth, state.permissions
 
 
 def read_password(password_file: str | None, *, prompt: str = "Password") -> str:

@@ -10,17 +10,29 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from mltrail.client.leftover_replay import LeftoverReplayer
+from mltrail.client.spool_handoff import SpoolHandoff
 from mltrail.errors import TemporarilyUnavailable
 
-if TYPE_CHECKING:
-    from mltrail.client.batching import BatchQueue
+
+class ExitingQueue(Protocol):
+    """What the exit hook needs of the logging queue (it lives above this module)."""
+
+    flush_timeout: float
+    leftovers: LeftoverReplayer
+    spools: SpoolHandoff
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+    def spool_leftovers(self) -> int: ...
+
 
 logger = logging.getLogger(__name__)
 
 
-def flush_at_exit(queue: BatchQueue) -> None:
+def flush_at_exit(queue: ExitingQueue) -> None:
     from mltrail.client import rest_http
 
     # One budget for the whole exit: requests made after this point (ending runs) stop

@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
-import mltrail
 from mltrail.config import Settings
 from mltrail.errors import ConfigurationError, ConnectionFailed, MltrailError, from_code
+from mltrail.version import __version__
 from mltrail.wire import decode_json, encode_json
 
 BACKOFF_BASE_S = 0.1
@@ -119,7 +119,7 @@ class HttpSession:
         self.timeout = settings.http_timeout
         self._sleep = sleep
         auth, headers = _auth(settings)
-        headers["User-Agent"] = f"mltrail/{mltrail.__version__}"
+        headers["User-Agent"] = f"mltrail/{__version__}"
         self.offline = settings.offline
         transport: httpx.BaseTransport | None = None
         if self.offline:

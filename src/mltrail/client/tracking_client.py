@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mltrail.client.backends import get_backend
 from mltrail.client.registry_client import ModelRegistryMixin
-from mltrail.client.uris import resolve_tracking_uri
+from mltrail.client.uris import current_tracking_uri, resolve_tracking_uri
 from mltrail.config import Settings, load_settings
 from mltrail.entities import (
     Experiment,
@@ -59,11 +59,9 @@ class TrackingClient(ModelRegistryMixin):
     """
 
     def __init__(self, tracking_uri: str | None = None) -> None:
-        if tracking_uri is None:
-            from mltrail.client.fluent.state import get_tracking_uri
-
-            tracking_uri = get_tracking_uri()
-        self._tracking_uri = resolve_tracking_uri(tracking_uri)
+        self._tracking_uri = (
+            current_tracking_uri() if tracking_uri is None else resolve_tracking_uri(tracking_uri)
+        )
         self._settings: Settings = load_settings()
         self._backend: TrackingAPI = get_backend(self._tracking_uri)
 

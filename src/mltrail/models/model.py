@@ -18,7 +18,7 @@ MLMODEL_FILE = "MLmodel"
 
 def _mltrail_version() -> str:
     # Imported late: the top-level package imports the flavors, which import this module.
-    from mltrail import __version__
+    from mltrail.version import __version__
 
     return __version__
 

@@ -17,7 +17,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mltrail.server.auth.rules import access
+from mltrail.server.access import access
 from mltrail.server.services import services_of
 from mltrail.server.threads import run_blocking
 from mltrail.version import __version__

@@ -20,10 +20,9 @@ from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 from mltrail.artifacts.base import ArtifactStore
-from mltrail.artifacts.paths import safe_relpath
+from mltrail.artifacts.paths import PROXIED_URI_SCHEMES, safe_relpath
 from mltrail.errors import ConfigurationError, InvalidParameterValue, MltrailError
 
-PROXIED_SCHEMES = frozenset({"mlflow-artifacts", "mltrail-artifacts"})
 _AGE_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
@@ -125,7 +124,7 @@ class _Locations:
 
     @staticmethod
     def is_proxied(uri: str) -> bool:
-        return urlparse(uri).scheme.lower() in PROXIED_SCHEMES
+        return urlparse(uri).scheme.lower() in PROXIED_URI_SCHEMES
 
     def _parent_and_leaf(self, uri: str) -> tuple[ArtifactStore, str, str]:
         """(store of the parent folder, parent path within it, name of the folder itself)."""

@@ -20,9 +20,9 @@ from mltrail.model_entities import (
     LoggedModelStatus,
     ModelOrder,
 )
+from mltrail.paging import decode_token, encode_token
 from mltrail.service import validation as v
 from mltrail.service.names import generate_run_name
-from mltrail.store.paging import decode_token, encode_token
 from mltrail.tracking_api import TrackingAPI
 
 MAX_SEARCH_RESULTS = 1000

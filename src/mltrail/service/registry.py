@@ -22,6 +22,7 @@ from mltrail.model_entities import (
     ModelVersionStage,
     RegisteredModel,
 )
+from mltrail.paging import decode_token, encode_token
 from mltrail.service import validation as v
 from mltrail.service.logged_models import LoggedModelService
 from mltrail.service.model_sources import (
@@ -40,7 +41,6 @@ from mltrail.service.registry_validation import (
     validate_tag,
     validate_tags,
 )
-from mltrail.store.paging import decode_token, encode_token
 from mltrail.tracking_api import TrackingAPI
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"

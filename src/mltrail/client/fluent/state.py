@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mltrail.client.batching import get_queue
-from mltrail.client.uris import resolve_tracking_uri
+from mltrail.client.uris import choose_tracking_uri, chosen_tracking_uri, current_tracking_uri
 from mltrail.config import Settings, load_settings
 from mltrail.tracking_api import TrackingAPI
 from mltrail.uris import parse_tracking_uri
@@ -37,7 +37,6 @@ class RunEntry:
 class FluentState:
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.tracking_uri: str | None = None
         self.experiment_id: str | None = None
         self.synchronous: bool | None = None
         self.settings: Settings | None = None
@@ -94,7 +93,7 @@ def reset_state() -> None:
     Queued items and kept errors are dropped. Meant for tests and notebooks that start over.
     """
     with STATE.lock:
-        STATE.tracking_uri = None
+        choose_tracking_uri(None)
         STATE.experiment_id = None
         STATE.synchronous = None
         STATE.settings = None
@@ -113,19 +112,18 @@ def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
     text = os.fspath(uri)
     parse_tracking_uri(text)  # bad URIs fail here, not at the first log call
     with STATE.lock:
-        if text != STATE.tracking_uri:
-            STATE.tracking_uri = text
+        if choose_tracking_uri(text):
             STATE.backend = None
             STATE.client = None
             STATE.experiment_id = None
 
 
 def get_tracking_uri() -> str:
-    return resolve_tracking_uri(STATE.tracking_uri)
+    return current_tracking_uri()
 
 
 def is_tracking_uri_set() -> bool:
-    return bool(STATE.tracking_uri or current_settings().tracking_uri)
+    return bool(chosen_tracking_uri() or current_settings().tracking_uri)
 
 
 def set_synchronous(synchronous: bool | None) -> None:

@@ -8,7 +8,6 @@ installs the middleware that authenticates every request and enforces each route
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from mltrail.errors import ConfigurationError
@@ -16,36 +15,10 @@ from mltrail.errors import ConfigurationError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from mltrail.composition import AuthState, Services
     from mltrail.config import Settings
-    from mltrail.server.services import Services
-    from mltrail.service.auth import AuthService
-    from mltrail.service.permissions import PermissionService
 
 BOOTSTRAP_ADMIN = "admin"
-
-
-@dataclasses.dataclass(frozen=True)
-class AuthState:
-    auth: AuthService
-    permissions: PermissionService
-
-
-def auth_state(app: object) -> AuthState:
-    state: AuthState = app.state.mltrail_auth  # type: ignore[attr-defined]
-    return state
-
-
-def open_auth(services: Services, settings: Settings) -> AuthState:
-    from mltrail.service.auth import AuthService
-    from mltrail.service.permissions import Level, PermissionService
-    from mltrail.store.sql.auth import SqlAuthStore
-
-    store = SqlAuthStore(services.engine)
-    default = Level.parse(settings.default_permission or "NONE")
-    return AuthState(
-        auth=AuthService(store=store),
-        permissions=PermissionService(store=store, default_level=default),
-    )
 
 
 def ensure_admin(state: AuthState, settings: Settings) -> None:
@@ -66,45 +39,25 @@ def ensure_admin(state: AuthState, settings: Settings) -> None:
     )
 
 
-def install_auth(app: FastAPI, services: Services) -> Services:
-    """Wire authentication into ``app``; returns the permission-checked services."""
-    from mltrail.server.app import build_model_services
-    from mltrail.server.auth import api_v1, mlflow_api, pages
-    from mltrail.server.auth.middleware import AuthMiddleware
-    from mltrail.server.ui import views_account, views_admin, views_groups
-    from mltrail.service.authorized import (
-        AuthorizedArtifacts,
-        AuthorizedLoggedModels,
-        AuthorizedRegistry,
-        AuthorizedTracking,
+def install_auth(app: FastAPI, services: Services) -> None:
+    """Wire authentication into ``app``, whose ``services`` are the permission-checked ones."""
+    from mltrail.server.auth import (
+        api_v1,
+        mlflow_api,
+        pages,
+        views_account,
+        views_admin,
+        views_groups,
     )
+    from mltrail.server.auth.middleware import AuthMiddleware
 
-    state = open_auth(services, services.settings)
-    ensure_admin(state, services.settings)
-    perms = state.permissions
+    state = services.auth
+    if state is None:
+        raise ConfigurationError("install_auth needs services built with authentication")
     # Scripts that name no experiment log to the Default one: each user may use it
     # (unless an admin turned that off; the decision is kept).
-    perms.share_default_experiment()
-    tracking = AuthorizedTracking(services.tracking, permissions=perms)
-    artifacts = (
-        None
-        if services.artifacts is None
-        else AuthorizedArtifacts(services.artifacts, permissions=perms)
-    )
-    # The model services look runs and experiments up through the checked tracking service.
-    logged, registry = build_model_services(
-        engine=services.engine, tracking=tracking, allowed_roots=services.allowed_artifact_roots
-    )
-    checked = dataclasses.replace(
-        services,
-        tracking=tracking,
-        artifacts=artifacts,  # type: ignore[arg-type]
-        logged_models=AuthorizedLoggedModels(logged, permissions=perms),  # type: ignore[arg-type]
-        registry=AuthorizedRegistry(registry, permissions=perms),  # type: ignore[arg-type]
-    )
-    app.state.services = checked
+    state.permissions.share_default_experiment()
     _declare_framework_routes(app)
-    app.state.mltrail_auth = state
     mlflow_api.install(app)
     app.include_router(api_v1.router)
     app.include_router(pages.router)
@@ -112,12 +65,11 @@ def install_auth(app: FastAPI, services: Services) -> Services:
     app.include_router(views_admin.router)
     app.include_router(views_groups.router)
     app.add_middleware(AuthMiddleware, router=app.router, auth=state.auth)
-    return checked
 
 
 def _declare_framework_routes(app: FastAPI) -> None:
     """Rules for the routes FastAPI adds itself (the OpenAPI document)."""
-    from mltrail.server.auth.rules import ACCESS_KEY
+    from mltrail.server.access import ACCESS_KEY
 
     for route in app.router.routes:
         if app.openapi_url and getattr(route, "path", None) == app.openapi_url:

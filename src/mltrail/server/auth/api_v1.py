@@ -10,9 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from mltrail.errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
+from mltrail.server.access import access
 from mltrail.server.auth.grant_kinds import EXPERIMENT, REGISTERED_MODEL, GrantKind
-from mltrail.server.auth.rules import access
 from mltrail.server.json_route import WireRoute
+from mltrail.server.services import auth_state
 from mltrail.service.authorized import principal
 from mltrail.service.groups import GroupService
 from mltrail.service.permissions import Level
@@ -28,8 +29,6 @@ router = APIRouter(route_class=WireRoute, prefix="/api/v1", tags=["auth"])
 
 
 def _state(request: Request) -> Any:
-    from mltrail.server.auth import auth_state
-
     return auth_state(request.app)
 
 

@@ -16,17 +16,16 @@ import json
 import logging
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mltrail.errors import MltrailError, TooManyRequests, Unauthenticated
+from mltrail.server.access import ADMIN, PUBLIC, effective_routes, rule_of
 from mltrail.server.auth import password_change
 from mltrail.server.auth.credentials import SESSION_COOKIE, Basic, cookie_value, parse_authorization
-from mltrail.server.auth.rules import ADMIN, PUBLIC, effective_routes, rule_of
+from mltrail.server.caller import Caller
 from mltrail.server.middleware import route_path
 from mltrail.server.threads import run_blocking
 from mltrail.service.auth import AuthService, Session, split_token
@@ -40,14 +39,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 UI_CSRF_COOKIE = "mltrail_csrf"
 CSRF_HEADER = b"x-csrf-token"
 _CACHE_SECONDS = 30.0
-
-
-@dataclass
-class Caller:
-    principal: Principal
-    session: Session | None = None
-    # Signed in with a password that must be changed first (see password_change).
-    must_change_password: bool = False
 
 
 class CredentialCache:
@@ -331,8 +322,3 @@ async def _answer(
     headers.extend(extra or [])
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def caller_of(scope: Any) -> Caller | None:
-    found = scope.get("mltrail.caller")
-    return found if isinstance(found, Caller) else None

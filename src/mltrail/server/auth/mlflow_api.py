@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from mltrail.errors import InvalidParameterValue, PermissionDenied
 from mltrail.server.api.mlflow.routing import Call, MlflowRouter, mount
 from mltrail.server.auth.grant_kinds import EXPERIMENT, REGISTERED_MODEL, GrantKind
+from mltrail.server.services import auth_state
 from mltrail.service.authorized import principal
 from mltrail.service.permissions import Level, Principal
 from mltrail.store.schema_auth import UserRecord
@@ -21,8 +22,6 @@ _router = MlflowRouter()
 
 
 def _state(call: Call) -> Any:
-    from mltrail.server.auth import auth_state
-
     return auth_state(call.request.app)
 
 

@@ -15,8 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mltrail.errors import MltrailError
+from mltrail.server.access import access
 from mltrail.server.auth.credentials import SESSION_COOKIE
-from mltrail.server.auth.rules import access
+from mltrail.server.services import auth_state
 from mltrail.server.ui.forms import checked_form, local_return_path
 from mltrail.server.ui.security import apply_security_headers, csrf_token_for, set_csrf_cookie
 from mltrail.server.ui.templating import base_path
@@ -67,8 +68,6 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", include_in_schema=False, openapi_extra=access("public"))
 async def login(request: Request) -> Response:
-    from mltrail.server.auth import auth_state
-
     state = auth_state(request.app)
     try:
         form = await checked_form(request)
@@ -108,8 +107,6 @@ def set_session_cookie(request: Request, response: Response, *, value: str, max_
 
 @router.post("/logout", include_in_schema=False, openapi_extra=access("ui:page"))
 async def logout(request: Request) -> Response:
-    from mltrail.server.auth import auth_state
-
     state = auth_state(request.app)
     await checked_form(request)
     value = request.cookies.get(SESSION_COOKIE, "")

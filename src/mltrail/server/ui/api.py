@@ -12,8 +12,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from mltrail.artifacts import safe_relpath
 from mltrail.errors import InvalidParameterValue
+from mltrail.server.artifact_access import run_artifacts
 from mltrail.server.services import services_of
-from mltrail.server.ui.artifact_access import run_artifacts
 from mltrail.server.ui.previews import IMAGE_TYPES, preview
 from mltrail.server.ui.routing import DATA, JsonRoute
 

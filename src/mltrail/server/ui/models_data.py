@@ -15,18 +15,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.requests import Request
 
 from mltrail.entities import Run
 from mltrail.errors import MltrailError
 from mltrail.model_entities import LoggedModel, ModelVersion
+from mltrail.server.artifact_access import run_artifacts
 from mltrail.server.services import models_services, services_of
-from mltrail.server.ui.artifact_access import run_artifacts
 from mltrail.service.logged_models import LoggedModelService
 from mltrail.service.registry import RegistryService
-from mltrail.store import schema
-from mltrail.store.schema_models import model_versions
 
 MLMODEL_BYTES = 256 * 1024
 # Top-level artifact folders checked for an MLmodel file on the run page.
@@ -243,17 +240,9 @@ def _model_folders(request: Request, run: Run) -> list[ModelFolder]:
 def experiment_registered_versions(request: Request, experiment_id: str) -> list[ModelVersion]:
     """Registered versions whose source run belongs to the experiment (read through the registry,
     so its permission checks apply)."""
-    if not experiment_id.isdigit():
-        return []
-    query = (
-        sa.select(model_versions.c.run_id)
-        .join(schema.runs, schema.runs.c.run_id == model_versions.c.run_id)
-        .where(schema.runs.c.experiment_id == int(experiment_id))
-        .distinct()
-        .limit(MAX_REGISTERED_RUNS)
+    run_ids = services_of(request).dashboard.model_version_runs(
+        experiment_id, limit=MAX_REGISTERED_RUNS
     )
-    with services_of(request).engine.connect() as conn:
-        run_ids = [str(r) for r in conn.execute(query).scalars()]
     if not run_ids:
         return []
     ids = ", ".join(quoted(r) for r in run_ids)

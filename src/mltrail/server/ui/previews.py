@@ -11,7 +11,7 @@ import json
 from pathlib import PurePosixPath
 from typing import Any
 
-from mltrail.server.ui.artifact_access import RunArtifacts
+from mltrail.server.artifact_access import RunArtifacts
 from mltrail.server.ui.models_data import model_summary
 
 PREVIEW_BYTES = 512 * 1024

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from mltrail.errors import MltrailError
+from mltrail.server.services import services_of
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Viewer:
 
 def viewer(request: Request) -> Viewer | None:
     """The signed-in user of a request the auth layer let through (None without auth)."""
-    from mltrail.server.auth.middleware import caller_of
+    from mltrail.server.caller import caller_of
 
     caller = caller_of(request.scope)
     if caller is None or caller.principal.user_id is None:
@@ -31,11 +32,11 @@ def viewer(request: Request) -> Viewer | None:
 
 def may_manage_experiment(request: Request, experiment_id: str) -> bool:
     """Whether the signed-in user may change who can see the experiment (MANAGE)."""
-    from mltrail.server.auth.middleware import caller_of
+    from mltrail.server.caller import caller_of
     from mltrail.service.permissions import Level
 
     caller = caller_of(request.scope)
-    state = getattr(request.app.state, "mltrail_auth", None)
+    state = services_of(request).auth
     if caller is None or state is None or caller.principal.user_id is None:
         return False
     try:

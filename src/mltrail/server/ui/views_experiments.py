@@ -10,7 +10,6 @@ from mltrail.entities import ViewType
 from mltrail.errors import InvalidParameterValue
 from mltrail.server.services import services_of
 from mltrail.server.ui.forms import checked_form, local_return_path, redirect
-from mltrail.server.ui.queries import experiment_stats
 from mltrail.server.ui.routing import EDIT, PAGE, PageRoute
 from mltrail.server.ui.templating import render
 
@@ -41,7 +40,7 @@ def experiments_page(request: Request) -> Response:
         order_by=["last_update_time DESC"],
         page_token=token,
     )
-    stats = experiment_stats(services.engine, [e.experiment_id for e in page])
+    stats = services.dashboard.experiment_stats([e.experiment_id for e in page])
     return render(
         request,
         "experiments.html",

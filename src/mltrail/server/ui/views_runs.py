@@ -14,7 +14,6 @@ from mltrail.entities import Experiment, Run
 from mltrail.errors import InvalidParameterValue
 from mltrail.server.services import services_of
 from mltrail.server.ui.forms import checked_form, local_return_path, redirect
-from mltrail.server.ui.queries import column_keys
 from mltrail.server.ui.routing import EDIT, PAGE, PageRoute
 from mltrail.server.ui.runs_table import (
     FIXED_COLUMNS,
@@ -46,7 +45,7 @@ def runs_page(request: Request, experiment_id: str) -> Response:
     services = services_of(request)
     experiment = services.tracking.get_experiment(experiment_id)
     state = _state(request)
-    keys = column_keys(services.engine, experiment.experiment_id)
+    keys = services.dashboard.column_keys(experiment.experiment_id)
     if not state.columns_chosen:
         state.columns = [Column("metrics", k) for k in keys.metrics[:DEFAULT_METRIC_COLUMNS]] + [
             Column("params", k) for k in keys.params[:DEFAULT_PARAM_COLUMNS]
@@ -86,7 +85,7 @@ def runs_page(request: Request, experiment_id: str) -> Response:
 
 
 def _offset(token: str | None) -> int:
-    from mltrail.store.paging import decode_token
+    from mltrail.paging import decode_token
 
     try:
         return decode_token(token)
@@ -100,7 +99,7 @@ def runs_csv(request: Request, experiment_id: str) -> Response:
     experiment = services.tracking.get_experiment(experiment_id)
     state = _state(request)
     if not state.columns_chosen:
-        keys = column_keys(services.engine, experiment.experiment_id)
+        keys = services.dashboard.column_keys(experiment.experiment_id)
         state.columns = [Column("params", k) for k in keys.params] + [
             Column("metrics", k) for k in keys.metrics
         ]

@@ -12,6 +12,7 @@ Fail closed: a method without a rule here is refused to anyone but admins.
 from __future__ import annotations
 
 from mltrail.service.authorized.artifacts import AuthorizedArtifacts
+from mltrail.service.authorized.dashboard import AuthorizedDashboard
 from mltrail.service.authorized.logged_models import AuthorizedLoggedModels
 from mltrail.service.authorized.principal import principal
 from mltrail.service.authorized.registry import AuthorizedRegistry
@@ -21,6 +22,7 @@ from mltrail.service.permissions import experiment_not_found, registered_model_n
 
 __all__ = [
     "AuthorizedArtifacts",
+    "AuthorizedDashboard",
     "AuthorizedLoggedModels",
     "AuthorizedRegistry",
     "AuthorizedTracking",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from mltrail.entities import Experiment, PagedList, Run, ViewType
-from mltrail.store.paging import decode_token, encode_token
+from mltrail.paging import decode_token, encode_token
 from mltrail.store.sql import experiments as exps
 from mltrail.store.sql import runs as runs_mod
 

@@ -23,7 +23,7 @@ from mltrail.entities import (
     ViewType,
 )
 from mltrail.errors import InvalidParameterValue
-from mltrail.store.paging import decode_token, encode_token
+from mltrail.paging import decode_token, encode_token
 from mltrail.store.sql import experiments as exps
 from mltrail.store.sql import idempotency, metrics, search
 from mltrail.store.sql import runs as runs_mod

@@ -7,7 +7,7 @@ version or a logged model; the permission-checked services resolve that name fir
 caller who may not read it gets the answer for a missing one), then the files are read
 from its artifact location: the proxy's destination for ``mlflow-artifacts:`` URIs, the
 location itself otherwise, after the same stored-URI and path-safety checks as the
-dashboard (:mod:`mltrail.server.ui.artifact_access`).
+dashboard (:mod:`mltrail.server.artifact_access`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from mltrail.server.api.mlflow import codec
 from mltrail.server.api.mlflow.artifacts import RangeNotSatisfiable, byte_range
 from mltrail.server.api.mlflow.routing import Call, MlflowRouter
 from mltrail.server.api.mlflow.schema import STRING
+from mltrail.server.artifact_access import RunArtifacts, run_artifacts
 from mltrail.server.services import Services
-from mltrail.server.ui.artifact_access import RunArtifacts, run_artifacts
 
 _router = MlflowRouter()
 

@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from mltrail.errors import InvalidParameterValue, MltrailError
+from mltrail.server.access import ACCESS_KEY, access
 from mltrail.server.api.v1.codec import JSONAnswer
 from mltrail.server.api.v1.schemas import Empty, FileList, UploadAnswer
-from mltrail.server.auth.rules import ACCESS_KEY, access
 from mltrail.server.json_route import WireRoute
 from mltrail.server.services import services_of
 from mltrail.service.artifacts import ArtifactService

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from mltrail.entities import ViewType
 from mltrail.errors import ResourceDoesNotExist
+from mltrail.server.access import access
 from mltrail.server.api.v1.codec import JSONAnswer, experiment_out
 from mltrail.server.api.v1.schemas import (
     Empty,
@@ -18,7 +19,6 @@ from mltrail.server.api.v1.schemas import (
     ExperimentUpdate,
     TagIn,
 )
-from mltrail.server.auth.rules import access
 from mltrail.server.json_route import WireRoute
 from mltrail.server.services import services_of
 

@@ -9,10 +9,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from mltrail.entities import Metric
+from mltrail.server.access import ACCESS_KEY, access
 from mltrail.server.api.v1.batch import ParsedBatch, parse_batch
 from mltrail.server.api.v1.codec import JSONAnswer, floats_out, summary_out
 from mltrail.server.api.v1.schemas import BatchAnswer, BatchIn, MetricHistory, MetricSummaries
-from mltrail.server.auth.rules import ACCESS_KEY, access
 from mltrail.server.json_route import WireRoute
 from mltrail.server.services import services_of
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from mltrail.model_entities import DatasetScope, ModelOrder
+from mltrail.server.access import access
 from mltrail.server.api.v1.codec import JSONAnswer
 from mltrail.server.api.v1.model_codec import logged_model_out
 from mltrail.server.api.v1.model_schemas import (
@@ -22,7 +23,6 @@ from mltrail.server.api.v1.model_schemas import (
     LoggedModelTags,
 )
 from mltrail.server.api.v1.schemas import Empty
-from mltrail.server.auth.rules import access
 from mltrail.server.json_route import WireRoute
 from mltrail.server.services import models_services
 from mltrail.service.models import ModelsService

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from mltrail.server.access import access
 from mltrail.server.api.v1.codec import JSONAnswer
 from mltrail.server.api.v1.model_codec import model_version_out, registered_model_out
 from mltrail.server.api.v1.model_schemas import (
@@ -32,7 +33,6 @@ from mltrail.server.api.v1.model_schemas import (
 )
 from mltrail.server.api.v1.models import models_of
 from mltrail.server.api.v1.schemas import Empty
-from mltrail.server.auth.rules import access
 from mltrail.server.json_route import WireRoute
 
 router = APIRouter(route_class=WireRoute, tags=["model registry"])

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from mltrail.entities import RunStatus, ViewType
+from mltrail.server.access import access
 from mltrail.server.api.v1.codec import JSONAnswer, run_info_out, run_out, runs_out
 from mltrail.server.api.v1.schemas import (
     Empty,
@@ -16,7 +17,6 @@ from mltrail.server.api.v1.schemas import (
     RunSearch,
     RunUpdate,
 )
-from mltrail.server.auth.rules import access
 from mltrail.server.json_route import WireRoute
 from mltrail.server.services import services_of
 

@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mltrail.errors import MltrailError
+from mltrail.server.auth.views_account import auth_service
+from mltrail.server.auth.views_admin import require_admin
 from mltrail.server.ui.forms import checked_form, redirect
 from mltrail.server.ui.routing import EDIT, PAGE, PageRoute
 from mltrail.server.ui.templating import render
-from mltrail.server.ui.views_account import auth_service
-from mltrail.server.ui.views_admin import require_admin
 from mltrail.service.groups import GroupService
 from mltrail.service.permissions import Level
 

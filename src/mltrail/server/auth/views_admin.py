@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mltrail.errors import InvalidParameterValue, InvalidState, MltrailError, ResourceDoesNotExist
+from mltrail.server.auth.views_account import auth_service
 from mltrail.server.ui.forms import checked_form, redirect
 from mltrail.server.ui.routing import EDIT, PAGE, PageRoute
 from mltrail.server.ui.templating import render
-from mltrail.server.ui.views_account import auth_service
 from mltrail.service.authorized import principal
 from mltrail.service.permissions import Principal
 

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mltrail.errors import InvalidParameterValue, MltrailError
+from mltrail.server.services import auth_state
 from mltrail.server.ui.forms import checked_form, redirect
 from mltrail.server.ui.routing import EDIT, PAGE, PageRoute
 from mltrail.server.ui.templating import render
@@ -36,8 +37,6 @@ NOTICES = {
 
 
 def auth_service(request: Request) -> AuthService:
-    from mltrail.server.auth import auth_state
-
     return auth_state(request.app).auth
 
 

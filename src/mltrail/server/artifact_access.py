@@ -12,12 +12,10 @@ from urllib.parse import urlparse
 
 from mltrail.artifacts import open_artifact_store, safe_relpath
 from mltrail.artifacts.base import ArtifactStore
-from mltrail.artifacts.paths import check_stored_uri
+from mltrail.artifacts.paths import PROXIED_URI_SCHEMES, check_stored_uri
 from mltrail.entities import FileInfo
 from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
 from mltrail.server.services import Services
-
-PROXIED_SCHEMES = ("mlflow-artifacts", "mltrail-artifacts")
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ def run_artifacts(services: Services, artifact_uri: str) -> RunArtifacts:
         artifact_uri, allowed_roots=services.allowed_artifact_roots, what="artifact location"
     )
     scheme = urlparse(artifact_uri).scheme.lower()
-    if scheme in PROXIED_SCHEMES:
+    if scheme in PROXIED_URI_SCHEMES:
         if services.artifacts is None:
             raise InvalidParameterValue(
                 "This server does not serve artifacts (--no-serve-artifacts); "
