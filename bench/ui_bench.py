@@ -92,12 +92,10 @@ def seed(db_uri: str, artifact_root: str, *, runs: int, points: int) -> dict[str
     noise = np.random.default_rng(0).normal(0.0, 0.05, points)
     batch = 250_000
     for start in range(0, points, batch):
-        chunk = [
-            Metric(METRIC_KEY, 1.0 / (1 + s * 1e-4) + float(noise[s]) + (5.0 if s == points // 3 else 0.0),
-                   now + s, s)
-            for s in range(start, min(points, start + batch))
-        ]  # fmt: skip
-        store.write_batch(big_run, metrics=chunk, params=[], tags=[], idempotency_key=None)
+        steps = np.arange(start, min(points, start + batch), dtype=np.int64)
+        values = 1.0 / (1 + steps * 1e-4) + noise[steps] + np.where(steps == points // 3, 5.0, 0.0)
+        columns = {METRIC_KEY: (steps, now + steps, values.astype(np.float64))}
+        store.write_batch(big_run, columns=columns, params=[], tags=[], idempotency_key=None)
     seeded_points = time.perf_counter() - started
     sampled = []
     for _ in range(5):

@@ -196,7 +196,7 @@ def build_services(settings: Settings, *, checked: bool | None = None) -> Servic
         if artifacts is not None:
             artifacts = AuthorizedArtifacts(artifacts, permissions=auth.permissions)  # type: ignore[assignment]
     # The model services look runs and experiments up through the (checked) tracking service.
-    logged, registry = _model_services(
+    logged, registry = model_services(
         engine=store.engine, tracking=tracking, allowed_roots=allowed
     )
     if auth is not None:
@@ -217,7 +217,7 @@ def build_services(settings: Settings, *, checked: bool | None = None) -> Servic
     )
 
 
-def _model_services(
+def model_services(
     *, engine: Engine, tracking: TrackingAPI, allowed_roots: tuple[str, ...] | None
 ) -> tuple[LoggedModelService, RegistryService]:
     """The logged-model and registry services; they look runs and experiments up through
@@ -249,5 +249,5 @@ def open_local(target: TrackingTarget) -> tuple[TrackingAPI, ModelsAPI]:
         Path(target.db_uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     store = open_store(target.db_uri, default_artifact_root=target.default_artifact_root)
     tracking = TrackingService(store=store)
-    logged, registry = _model_services(engine=store.engine, tracking=tracking, allowed_roots=None)
+    logged, registry = model_services(engine=store.engine, tracking=tracking, allowed_roots=None)
     return tracking, ModelsService(logged_models=logged, registry=registry)

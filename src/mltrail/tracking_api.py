@@ -8,7 +8,7 @@ REST backend of the client (over HTTP), so the client's fluent API and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol, TypeAlias
+from typing import Protocol
 
 from mltrail.entities import (
     Experiment,
@@ -22,10 +22,9 @@ from mltrail.entities import (
     RunTag,
     ViewType,
 )
+from mltrail.wire import MetricColumns
 
-# Metric points of one batch as columns per key: (steps, timestamps, values), all three of
-# the same length. The bulk-logging path carries them so, without one object per point.
-MetricColumns: TypeAlias = Mapping[str, tuple[Sequence[int], Sequence[int], Sequence[float]]]
+__all__ = ["MetricColumns", "TrackingAPI"]
 
 
 class TrackingAPI(Protocol):
@@ -105,22 +104,13 @@ class TrackingAPI(Protocol):
         self,
         run_id: str,
         *,
-        metrics: Sequence[Metric] = (),
-        params: Sequence[Param] = (),
-        tags: Sequence[RunTag] = (),
-        idempotency_key: str | None = None,
-    ) -> None: ...
-
-    def log_batch_columns(
-        self,
-        run_id: str,
-        *,
-        columns: MetricColumns,
+        metrics: MetricColumns | None = None,
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
         idempotency_key: str | None = None,
     ) -> None:
-        """``log_batch`` with the metrics as columns per key (same rules, same errors)."""
+        """Metric points (as columns per key, see :data:`mltrail.wire.MetricColumns`), params
+        and tags of one run in one transaction; a retried ``idempotency_key`` is applied once."""
         ...
 
     def delete_tag(self, run_id: str, *, key: str) -> None: ...

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from mltrail.errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
-from mltrail.server.app import build_model_services
+from mltrail.composition import model_services
 from mltrail.service.auth import AuthService
 from mltrail.service.authorized import AuthorizedRegistry, AuthorizedTracking
 from mltrail.service.groups import GroupService
@@ -147,7 +147,7 @@ def test_hidden_names_say_permission_and_no_more(team: Team) -> None:
 
 def test_group_grants_on_registered_models(db_uri: str) -> None:
     for team in _team(db_uri, Level.NONE):
-        _, inner = build_model_services(
+        _, inner = model_services(
             engine=team.store.engine, tracking=team.tracking.inner, allowed_roots=()
         )
         registry = AuthorizedRegistry(inner, permissions=team.perms)

@@ -242,3 +242,23 @@ def test_resume_in_other_experiment_is_refused(store_dir: Path) -> None:
     with pytest.raises(InvalidParameterValue, match="does not match"):
         mltrail.start_run(run_id=run.info.run_id)
     assert mltrail.active_run() is None
+
+
+@pytest.mark.parametrize("synchronous", [True, False])
+def test_calls_for_an_active_run_follow_its_backend(
+    store_dir: Path, tmp_path: Path, synchronous: bool
+) -> None:
+    """A run started on one store keeps logging there after set_tracking_uri names another."""
+    with mltrail.start_run() as run:
+        mltrail.set_tracking_uri(tmp_path / "elsewhere")
+        mltrail.log_metric("m", 1.0, step=0, synchronous=synchronous)
+        mltrail.log_metrics({"a": 1.0, "b": 2.0}, step=1, synchronous=synchronous)
+        mltrail.log_param("p", 1, synchronous=synchronous)
+        mltrail.log_params({f"q{i}": i for i in range(150)}, synchronous=synchronous)
+        mltrail.set_tag("t", "x", synchronous=synchronous)
+        mltrail.set_tags({"u": "y"}, synchronous=synchronous)
+    stored = mltrail.TrackingClient(str(store_dir)).get_run(run.info.run_id)
+    assert stored.data.metrics == {"m": 1.0, "a": 1.0, "b": 2.0}
+    assert stored.data.params["p"] == "1" and len(stored.data.params) == 151
+    assert stored.data.tags["t"] == "x" and stored.data.tags["u"] == "y"
+    assert not (tmp_path / "elsewhere").exists()

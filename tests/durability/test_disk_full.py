@@ -18,6 +18,7 @@ from mltrail.client.spool import spool_files
 from mltrail.config import Settings
 from mltrail.entities import Metric
 from mltrail.errors import MltrailError, StorageFull
+from mltrail.wire import columns_of
 
 from .conftest import clean_env, count_points, run_script, sync
 
@@ -74,7 +75,7 @@ def test_full_disk_gives_a_clean_error_no_partial_batch_and_recovers(
         batch = [Metric("loss", float(i), 0, b * 2000 + i) for i in range(2000)]
         key = uuid.uuid4().hex
         try:
-            backend.log_batch(run_id, metrics=batch, idempotency_key=key)
+            backend.log_batch(run_id, metrics=columns_of(batch), idempotency_key=key)
         except MltrailError as exc:
             # 507 StorageFull (the store's translation of "database or disk is full"),
             # never a 503 that hides the cause, never a 500.
@@ -117,8 +118,8 @@ def test_full_disk_gives_a_clean_error_no_partial_batch_and_recovers(
 
     filler.unlink()
     # The same batch (same key) goes through once space is back, without a restart.
-    backend.log_batch(run_id, metrics=failed_batch, idempotency_key=failed_key)
-    backend.log_batch(run_id, metrics=failed_batch, idempotency_key=failed_key)
+    backend.log_batch(run_id, metrics=columns_of(failed_batch), idempotency_key=failed_key)
+    backend.log_batch(run_id, metrics=columns_of(failed_batch), idempotency_key=failed_key)
     assert count_points(server.url, run_id, "loss") == acknowledged + len(failed_batch)
     synced = sync("sync", "--spool-dir", str(spool_dir), env=clean_env())
     assert synced.returncode == 0, synced.stderr

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -274,11 +275,9 @@ def _read_0001(engine: Engine) -> None:
     assert store.get_run(RUN_LIVE).info.status == "RUNNING"
     assert store.get_experiment(str(EXP)).tags == {"team": "risk"}
     # Logging into an old run still works: the new points join the old chunks.
-    from mltrail.entities import Metric
-
     store.write_batch(
         RUN_DONE,
-        metrics=[Metric("loss", 9.0, T0 + 150, 150)],
+        columns={"loss": (np.array([150]), np.array([T0 + 150]), np.array([9.0]))},
         params=[],
         tags=[],
         idempotency_key="after-upgrade",

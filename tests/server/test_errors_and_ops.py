@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mltrail.wire import columns_of
+
 from .conftest import LiveServer
 
 V1 = "/api/v1"
@@ -316,10 +318,10 @@ def test_two_workers_on_one_sqlite_file(server_factory) -> None:  # type: ignore
     exp_id = api.create_experiment("multi")
     run_ids = [api.create_run(exp_id).info.run_id for _ in range(10)]
     for i, run_id in enumerate(run_ids):
-        api.log_batch(run_id, metrics=[], params=[])
+        api.log_batch(run_id, metrics=columns_of([]), params=[])
         from mltrail.entities import Metric
 
-        api.log_batch(run_id, metrics=[Metric("m", float(i), 1, s) for s in range(50)])
+        api.log_batch(run_id, metrics=columns_of([Metric("m", float(i), 1, s) for s in range(50)]))
     # Fresh connections land on either worker; every answer is the same.
     for _ in range(10):
         with httpx.Client(base_url=server.url) as http:

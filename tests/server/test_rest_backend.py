@@ -9,6 +9,7 @@ import pytest
 
 from mltrail.entities import Metric, Param, RunStatus, RunTag, ViewType
 from mltrail.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from mltrail.wire import columns_of
 
 from .conftest import LiveServer
 
@@ -61,7 +62,7 @@ def test_runs_roundtrip(live_server: LiveServer) -> None:
 
     api.log_batch(
         chosen,
-        metrics=[Metric("m", 0.5, 1, 0)],
+        metrics=columns_of([Metric("m", 0.5, 1, 0)]),
         params=[Param("p", "v3")],
         tags=[RunTag("t2", "x")],
     )
@@ -73,7 +74,7 @@ def test_runs_roundtrip(live_server: LiveServer) -> None:
     assert "t2" not in api.get_run(chosen).data.tags
 
     other = api.create_run(exp_id).info.run_id
-    api.log_batch(other, metrics=[Metric("m", 0.1, 1, 0)], params=[Param("p", "v1")])
+    api.log_batch(other, metrics=columns_of([Metric("m", 0.1, 1, 0)]), params=[Param("p", "v1")])
     found = api.search_runs([exp_id], filter_string="metrics.m > 0.2 and params.p = 'v3'")
     assert [r.info.run_id for r in found] == [chosen]
     ordered = api.search_runs([exp_id], order_by=["metrics.m DESC"])
@@ -95,7 +96,7 @@ def test_batch_of_100k_points_history_and_sampling(live_server: LiveServer) -> N
     run_id = api.create_run(api.create_experiment("big")).info.run_id
     now = int(time.time() * 1000)
     points = [Metric(f"k{j}", float(i % 97), now + i, i) for j in range(10) for i in range(10_000)]
-    api.log_batch(run_id, metrics=points)
+    api.log_batch(run_id, metrics=columns_of(points))
 
     history = api.get_metric_history(run_id, key="k3")
     assert len(history) == 10_000
@@ -122,7 +123,7 @@ def test_batch_larger_than_one_request_is_split(live_server: LiveServer) -> None
     api = live_server.backend()
     run_id = api.create_run(api.create_experiment("huge")).info.run_id
     points = [Metric("x", float(i), 1, i) for i in range(150_000)]
-    api.log_batch(run_id, metrics=points)
+    api.log_batch(run_id, metrics=columns_of(points))
     assert len(api.get_metric_history(run_id, key="x")) == 150_000
 
 
@@ -130,10 +131,10 @@ def test_idempotent_retry_applies_once(live_server: LiveServer) -> None:
     api = live_server.backend()
     run_id = api.create_run(api.create_experiment("idem")).info.run_id
     batch = [Metric("loss", 1.0, 10, 0), Metric("loss", 0.5, 11, 1)]
-    api.log_batch(run_id, metrics=batch, idempotency_key="batch-1")
-    api.log_batch(run_id, metrics=batch, idempotency_key="batch-1")
+    api.log_batch(run_id, metrics=columns_of(batch), idempotency_key="batch-1")
+    api.log_batch(run_id, metrics=columns_of(batch), idempotency_key="batch-1")
     assert len(api.get_metric_history(run_id, key="loss")) == 2
-    api.log_batch(run_id, metrics=batch, idempotency_key="batch-2")
+    api.log_batch(run_id, metrics=columns_of(batch), idempotency_key="batch-2")
     assert len(api.get_metric_history(run_id, key="loss")) == 4
 
 
@@ -141,7 +142,7 @@ def test_non_finite_values_roundtrip(live_server: LiveServer) -> None:
     api = live_server.backend()
     run_id = api.create_run(api.create_experiment("nan")).info.run_id
     values = [math.nan, math.inf, -math.inf, 1.5]
-    api.log_batch(run_id, metrics=[Metric("v", v, 1, i) for i, v in enumerate(values)])
+    api.log_batch(run_id, metrics=columns_of([Metric("v", v, 1, i) for i, v in enumerate(values)]))
     got = [m.value for m in api.get_metric_history(run_id, key="v")]
     assert math.isnan(got[0]) and got[1:] == [math.inf, -math.inf, 1.5]
     latest = api.get_run(run_id).data.metrics["v"]

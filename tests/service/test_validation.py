@@ -13,6 +13,7 @@ from mltrail.service.names import generate_run_name
 from mltrail.service.tracking import TrackingService
 from mltrail.service.validation import BatchLimits
 from mltrail.store.sql import open_store
+from mltrail.wire import columns_of
 
 
 @pytest.fixture
@@ -52,7 +53,9 @@ def test_bad_keys(service: TrackingService, run_id: str, key: Any) -> None:
 
 @pytest.mark.parametrize("key", ["a", "a b", "dir/sub.key-1_x", "ünïcode", "a:b", "a" * 250])
 def test_good_keys(service: TrackingService, run_id: str, key: str) -> None:
-    service.log_batch(run_id, metrics=[Metric(key, 1.0, 1, 0)], params=[Param(key, "v")])
+    service.log_batch(
+        run_id, metrics=columns_of([Metric(key, 1.0, 1, 0)]), params=[Param(key, "v")]
+    )
     assert service.get_run(run_id).data.params == {key: "v"}
 
 

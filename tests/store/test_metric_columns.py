@@ -1,5 +1,6 @@
-"""log_batch_columns: the columnar entry point stores what log_batch stores and refuses
-what it refuses, with the same errors, on every backend."""
+"""log_batch takes metric points as columns: rows converted at the edge (``columns_of``) and
+columns built directly are stored alike and refused alike, with the same errors, on every
+backend."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from mltrail.entities import Metric
 from mltrail.errors import InvalidParameterValue
 from mltrail.service.tracking import TrackingService
 from mltrail.tracking_api import MetricColumns
+from mltrail.wire import columns_of
 
 
 def _columns(metrics: list[Metric]) -> dict[str, tuple[list[int], list[int], list[float]]]:
@@ -42,8 +44,8 @@ def test_same_series_and_summaries_as_log_batch(service: TrackingService) -> Non
         [Metric("c", 3, 1, -(2**63)), Metric("c", 4.0, 2**62, 2**63 - 1)],
     ]
     for batch in batches:
-        service.log_batch(by_objects, metrics=batch)
-        service.log_batch_columns(by_columns, columns=_columns(batch))
+        service.log_batch(by_objects, metrics=columns_of(batch))
+        service.log_batch(by_columns, metrics=_columns(batch))
     for key in ("a", "b", "c"):
         assert _history(service, by_columns, key) == _history(service, by_objects, key)
     summaries = {
@@ -78,9 +80,9 @@ BAD_POINTS = [
 def test_same_errors_as_log_batch(service: TrackingService, run_id: str, bad: Metric) -> None:
     batch = [Metric("ok", 1.0, 1, 0), Metric(bad.key, 2.0, 2, 1), bad]
     with pytest.raises(InvalidParameterValue) as by_objects:
-        service.log_batch(run_id, metrics=batch)
+        service.log_batch(run_id, metrics=columns_of(batch))
     with pytest.raises(InvalidParameterValue) as by_columns:
-        service.log_batch_columns(run_id, columns=_columns(batch))
+        service.log_batch(run_id, metrics=_columns(batch))
     assert by_columns.value.message == by_objects.value.message
     assert service.get_metric_summaries(run_id) == []
 
@@ -96,17 +98,17 @@ def test_same_errors_as_log_batch(service: TrackingService, run_id: str, bad: Me
 )
 def test_malformed_columns_are_refused(service: TrackingService, run_id: str, columns: Any) -> None:
     with pytest.raises(InvalidParameterValue, match="Invalid columns for metric 'm'"):
-        service.log_batch_columns(run_id, columns=columns)
+        service.log_batch(run_id, metrics=columns)
 
 
 def test_batch_limit_and_idempotency(service: TrackingService, run_id: str) -> None:
     n = service.limits.max_metrics + 1
     too_many: MetricColumns = {"m": ([0] * n, [1] * n, [0.5] * n)}
     with pytest.raises(InvalidParameterValue, match="at most 100000 metrics"):
-        service.log_batch_columns(run_id, columns=too_many)
+        service.log_batch(run_id, metrics=too_many)
     columns: MetricColumns = {"m": ([0, 1, 2], [5, 5, 5], [1.0, 2.0, 3.0])}
-    service.log_batch_columns(run_id, columns=columns, idempotency_key="once")
-    service.log_batch_columns(run_id, columns=columns, idempotency_key="once")
+    service.log_batch(run_id, metrics=columns, idempotency_key="once")
+    service.log_batch(run_id, metrics=columns, idempotency_key="once")
     assert [s.count for s in service.get_metric_summaries(run_id)] == [3]
 
 
@@ -114,7 +116,7 @@ def test_numbers_of_other_types_are_stored_as_plain_numbers(
     service: TrackingService, run_id: str
 ) -> None:
     columns: Any = {"m": ([np.int64(1), 2], [np.int32(7), 8], [np.float32(0.5), 1])}
-    service.log_batch_columns(run_id, columns=columns)
+    service.log_batch(run_id, metrics=columns)
     assert _history(service, run_id, "m") == [(1, 7, "0.5"), (2, 8, "1.0")]
 
 
@@ -122,5 +124,5 @@ def test_an_integer_beyond_the_float_range_is_refused(
     service: TrackingService, run_id: str
 ) -> None:
     with pytest.raises(InvalidParameterValue, match="out of the floating-point range"):
-        service.log_batch_columns(run_id, columns={"m": ([0, 1], [1, 1], [1.0, 10**400])})
+        service.log_batch(run_id, metrics={"m": ([0, 1], [1, 1], [1.0, 10**400])})
     assert service.get_metric_summaries(run_id) == []

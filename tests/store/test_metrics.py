@@ -19,6 +19,7 @@ from mltrail.store.sql.metrics import (
     SMALL_CHUNK_POINTS,
     _chunks_to_merge,
 )
+from mltrail.wire import columns_of
 
 
 def _chunk_count(store: SqlTrackingStore, run_id: str, key: str) -> int:
@@ -37,8 +38,12 @@ def _same(a: float, b: float) -> bool:
 
 
 def test_history_is_ordered_by_step_then_timestamp(service: TrackingService, run_id: str) -> None:
-    service.log_batch(run_id, metrics=[Metric("m", 3.0, 30, 3), Metric("m", 1.0, 11, 1)])
-    service.log_batch(run_id, metrics=[Metric("m", 0.5, 10, 1), Metric("m", -2.0, 5, -2)])
+    service.log_batch(
+        run_id, metrics=columns_of([Metric("m", 3.0, 30, 3), Metric("m", 1.0, 11, 1)])
+    )
+    service.log_batch(
+        run_id, metrics=columns_of([Metric("m", 0.5, 10, 1), Metric("m", -2.0, 5, -2)])
+    )
     history = service.get_metric_history(run_id, key="m")
     assert [(m.step, m.timestamp, m.value) for m in history] == [
         (-2, 5, -2.0),
@@ -63,8 +68,12 @@ def test_non_finite_values_are_faithful(service: TrackingService, run_id: str) -
         1 / 3,
         1.7976931348623157e308,
     ]
-    service.log_batch(run_id, metrics=[Metric(f"k{i}", v, 1, 0) for i, v in enumerate(values)])
-    service.log_batch(run_id, metrics=[Metric("series", v, i, i) for i, v in enumerate(values)])
+    service.log_batch(
+        run_id, metrics=columns_of([Metric(f"k{i}", v, 1, 0) for i, v in enumerate(values)])
+    )
+    service.log_batch(
+        run_id, metrics=columns_of([Metric("series", v, i, i) for i, v in enumerate(values)])
+    )
     latest = service.get_run(run_id).data.metrics
     for i, v in enumerate(values):
         assert _same(latest[f"k{i}"], v)
@@ -73,7 +82,7 @@ def test_non_finite_values_are_faithful(service: TrackingService, run_id: str) -
     history = [m.value for m in service.get_metric_history(run_id, key="series")]
     assert all(_same(a, b) for a, b in zip(history, values, strict=True))
     # Chunks keep the exact bits, even of subnormals that MySQL's DOUBLE cannot hold.
-    service.log_batch(run_id, metrics=[Metric("tiny", 5e-324, 1, 0)])
+    service.log_batch(run_id, metrics=columns_of([Metric("tiny", 5e-324, 1, 0)]))
     assert service.get_metric_history(run_id, key="tiny")[0].value == 5e-324
     summary = {s.key: s for s in service.get_metric_summaries(run_id)}["series"]
     assert summary.min == -math.inf and summary.max == math.inf and summary.count == len(values)
@@ -83,10 +92,14 @@ def test_non_finite_values_are_faithful(service: TrackingService, run_id: str) -
 
 def test_latest_value_rule(service: TrackingService, run_id: str) -> None:
     # max by step, then timestamp, then value; NaN loses the value tie-break.
-    service.log_batch(run_id, metrics=[Metric("a", 5.0, 100, 2), Metric("a", 9.0, 50, 1)])
-    service.log_batch(run_id, metrics=[Metric("a", 1.0, 100, 2), Metric("a", math.nan, 100, 2)])
+    service.log_batch(
+        run_id, metrics=columns_of([Metric("a", 5.0, 100, 2), Metric("a", 9.0, 50, 1)])
+    )
+    service.log_batch(
+        run_id, metrics=columns_of([Metric("a", 1.0, 100, 2), Metric("a", math.nan, 100, 2)])
+    )
     assert service.get_run(run_id).data.metrics["a"] == 5.0
-    service.log_batch(run_id, metrics=[Metric("a", 0.0, 101, 2)])
+    service.log_batch(run_id, metrics=columns_of([Metric("a", 0.0, 101, 2)]))
     summary = service.get_metric_summaries(run_id)[0]
     assert (summary.value, summary.timestamp, summary.step) == (0.0, 101, 2)
     assert (summary.min, summary.max, summary.count) == (0.0, 9.0, 5)
@@ -97,7 +110,9 @@ def test_many_small_writes_are_compacted(
 ) -> None:
     n = COMPACT_AT_CHUNKS * 3 + 5
     for i in range(n):
-        service.log_batch(run_id, metrics=[Metric("loss", float(n - i), 1000 + i, n - i)])
+        service.log_batch(
+            run_id, metrics=columns_of([Metric("loss", float(n - i), 1000 + i, n - i)])
+        )
         assert _chunk_count(store, run_id, "loss") <= COMPACT_AT_CHUNKS
     history = service.get_metric_history(run_id, key="loss")
     assert [m.step for m in history] == list(range(1, n + 1))
@@ -108,7 +123,7 @@ def test_many_small_writes_are_compacted(
 
 
 def test_history_paging(service: TrackingService, run_id: str) -> None:
-    service.log_batch(run_id, metrics=[Metric("m", float(i), i, i) for i in range(25)])
+    service.log_batch(run_id, metrics=columns_of([Metric("m", float(i), i, i) for i in range(25)]))
     steps: list[int] = []
     token = None
     pages = 0
@@ -127,7 +142,9 @@ def test_sampled_history_keeps_spikes(service: TrackingService, run_id: str) -> 
     values = [math.sin(i / 100) for i in range(n)]
     values[4321] = 1000.0
     values[7777] = -1000.0
-    service.log_batch(run_id, metrics=[Metric("m", v, i, i) for i, v in enumerate(values)])
+    service.log_batch(
+        run_id, metrics=columns_of([Metric("m", v, i, i) for i, v in enumerate(values)])
+    )
     sampled = service.get_metric_history_sampled(run_id, key="m", max_points=100)
     assert len(sampled) <= 100
     steps = [m.step for m in sampled]
@@ -161,7 +178,9 @@ def test_big_batch_is_a_handful_of_statements(
     service: TrackingService, store: SqlTrackingStore, run_id: str, statements: list[str]
 ) -> None:
     n = 100_000
-    service.log_batch(run_id, metrics=[Metric("loss", i * 0.5, 10 + i, i) for i in range(n)])
+    service.log_batch(
+        run_id, metrics=columns_of([Metric("loss", i * 0.5, 10 + i, i) for i in range(n)])
+    )
     assert len(statements) <= 12, statements
     assert _chunk_count(store, run_id, "loss") == 1
     history = service.get_metric_history(run_id, key="loss")

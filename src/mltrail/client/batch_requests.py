@@ -8,11 +8,11 @@ a batch spooled while in flight is spooled under the very keys the sender is usi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mltrail.entities import Metric, Param, RunTag
+from mltrail.entities import Param, RunTag
 from mltrail.errors import (
     ConnectionFailed,
     MltrailError,
@@ -21,6 +21,7 @@ from mltrail.errors import (
     TooManyRequests,
 )
 from mltrail.tracking_api import TrackingAPI
+from mltrail.wire import MetricColumns, point_count
 
 # MLflow's per-request limit for params and tags, which servers (ours included) enforce.
 MAX_PARAMS_TAGS_PER_BATCH = 100
@@ -31,6 +32,8 @@ _TRANSIENT = (TemporarilyUnavailable, ConnectionFailed, TooManyRequests, Storage
 # Metric points per key as (steps, timestamps, values): what the sender builds from the
 # queue and sends, with no object per point.
 Columns = dict[str, tuple[Sequence[int], Sequence[int], Sequence[float]]]
+
+__all__ = ["Columns", "Pending", "point_count", "send_batch"]
 
 
 @dataclass
@@ -68,7 +71,7 @@ def send_batch(
     backend: TrackingAPI,
     run_id: str,
     *,
-    metrics: Sequence[Metric] = (),
+    metrics: MetricColumns | None = None,
     params: Sequence[Param] = (),
     tags: Sequence[RunTag] = (),
 ) -> None:
@@ -80,23 +83,6 @@ def send_batch(
     backend.log_batch(
         run_id, metrics=metrics, params=params, tags=tags, idempotency_key=uuid.uuid4().hex
     )
-
-
-def send_columns(backend: TrackingAPI, run_id: str, *, columns: Columns) -> None:
-    """One ``log_batch_columns`` call with a fresh idempotency key (see :func:`send_batch`)."""
-    backend.log_batch_columns(run_id, columns=columns, idempotency_key=uuid.uuid4().hex)
-
-
-def point_count(columns: Mapping[str, tuple[Sequence[int], Sequence[int], Sequence[float]]]) -> int:
-    return sum(len(col[2]) for col in columns.values())
-
-
-def to_metrics(columns: Columns) -> list[Metric]:
-    """The points as ``Metric`` objects, key by key (for the spool, which stores points)."""
-    out: list[Metric] = []
-    for key, (steps, stamps, values) in columns.items():
-        out.extend(map(Metric, [key] * len(values), values, stamps, steps))
-    return out
 
 
 def requests(
@@ -128,5 +114,5 @@ def pieces(
 ) -> list[dict[str, Any]]:
     """A refused request cut into pieces: metrics key by key, params and tags one by one."""
     if columns:
-        return [{"columns": {key: col}} for key, col in columns.items()]
+        return [{"metrics": {key: col}} for key, col in columns.items()]
     return [{"params": [p]} for p in params] + [{"tags": [t]} for t in tags]

@@ -23,7 +23,6 @@ accepted, sent, had acknowledged and spooled: :func:`run_stats`.
 from __future__ import annotations
 
 import atexit
-import gc
 import logging
 import os
 import threading
@@ -42,10 +41,8 @@ from mltrail.client.batch_requests import (
     point_count,
     requests,
     send_batch,
-    send_columns,
     splittable,
     spool_uri,
-    to_metrics,
 )
 from mltrail.client.batch_stats import RunStats, StatsBook
 from mltrail.client.leftover_replay import LeftoverReplayer
@@ -53,6 +50,7 @@ from mltrail.client.spool_handoff import SpoolHandoff
 from mltrail.entities import Param, RunTag
 from mltrail.errors import MltrailError, TemporarilyUnavailable
 from mltrail.tracking_api import TrackingAPI
+from mltrail.wire import gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -196,14 +194,8 @@ class BatchQueue:
         # Taking up to 10,000 items when they are not one run's metrics builds columns point
         # by point: pausing the cyclic GC meanwhile spares young-generation passes that would
         # rescan the queue's pending tuples. Only a pause started here is ended here.
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
+        with gc_paused():
             self._take(pending, markers)
-        finally:
-            if paused:
-                gc.enable()
         self._inflight = [
             (backend, run_id, batch) for (_, run_id), (backend, batch) in pending.items()
         ]
@@ -294,16 +286,14 @@ class BatchQueue:
         uri = spool_uri(backend)
         if uri is not None and uri in self.spools.down:
             # The server is down: do not spend a retry budget per batch, spool at once.
-            self.spools.spool(
-                backend, run_id, key=key, metrics=to_metrics(columns), params=params, tags=tags
-            )
+            self.spools.spool(backend, run_id, key=key, metrics=columns, params=params, tags=tags)
             return
         stats = self._stats.of(run_id)
         points = point_count(columns)
         stats.sent += points
         try:
-            backend.log_batch_columns(
-                run_id, columns=columns, params=params, tags=tags, idempotency_key=key
+            backend.log_batch(
+                run_id, metrics=columns, params=params, tags=tags, idempotency_key=key
             )
             if is_offline(backend):
                 stats.spooled += points
@@ -315,7 +305,7 @@ class BatchQueue:
             if is_transient(exc) and uri is not None:
                 self.spools.mark_down(uri, exc)
                 self.spools.spool(
-                    backend, run_id, key=key, metrics=to_metrics(columns), params=params, tags=tags
+                    backend, run_id, key=key, metrics=columns, params=params, tags=tags
                 )
                 return
             if is_transient(exc) or not splittable(columns, params, tags):
@@ -324,11 +314,8 @@ class BatchQueue:
             # Find the culprit: resend piece by piece, keeping each piece's own error.
             for piece in pieces(columns, params, tags):
                 try:
-                    if "columns" in piece:
-                        send_columns(backend, run_id, columns=piece["columns"])
-                        stats.acknowledged += point_count(piece["columns"])
-                    else:
-                        send_batch(backend, run_id, **piece)
+                    send_batch(backend, run_id, **piece)
+                    stats.acknowledged += point_count(piece.get("metrics", {}))
                 except BaseException as piece_exc:
                     self._keep(run_id, piece_exc)
         except BaseException as exc:
@@ -376,9 +363,7 @@ class BatchQueue:
             return 0
         before = self._stats.of(run_id).spooled
         for key, columns, params, tags in requests(batch):
-            self.spools.spool(
-                backend, run_id, key=key, metrics=to_metrics(columns), params=params, tags=tags
-            )
+            self.spools.spool(backend, run_id, key=key, metrics=columns, params=params, tags=tags)
         return self._stats.of(run_id).spooled - before
 
     def _keep(self, run_id: str, exc: BaseException) -> None:

@@ -28,6 +28,7 @@ from mltrail.entities import (
 )
 from mltrail.errors import ResourceDoesNotExist
 from mltrail.tracking_api import MetricColumns
+from mltrail.wire import columns_out, split_columns
 
 API = "/api/v1"
 # The server's limit per request; larger batches are sent in parts.
@@ -188,58 +189,24 @@ class RestBackend:
         self,
         run_id: str,
         *,
-        metrics: Sequence[Metric] = (),
+        metrics: MetricColumns | None = None,
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
         idempotency_key: str | None = None,
     ) -> None:
-        # Retries resend the same key, so a batch whose answer was lost is applied once.
+        # Retries resend the same key, so a batch whose answer was lost is applied once; a
+        # batch cut into several requests sends each part under ``<key>:<n>``.
         key = idempotency_key or uuid.uuid4().hex
-        parts = [
-            metrics[i : i + MAX_POINTS_PER_REQUEST]
-            for i in range(0, len(metrics), MAX_POINTS_PER_REQUEST)
-        ] or [()]
+        parts = split_columns(metrics or {}, max_points=MAX_POINTS_PER_REQUEST)
         for index, part in enumerate(parts):
             body: dict[str, Any] = {
-                "metrics": codec.metric_columns(part),
+                "metrics": columns_out(part),
                 "idempotency_key": key if len(parts) == 1 else f"{key}:{index}",
             }
             if index == 0:
                 body["params"] = codec.pairs_out(params)
                 body["tags"] = codec.pairs_out(tags)
             self.http.call("POST", f"{API}/runs/{_seg(run_id)}/batch", json_body=body)
-
-    def log_batch_columns(
-        self,
-        run_id: str,
-        *,
-        columns: MetricColumns,
-        params: Sequence[Param] = (),
-        tags: Sequence[RunTag] = (),
-        idempotency_key: str | None = None,
-    ) -> None:
-        if sum(len(col[2]) for col in columns.values()) > MAX_POINTS_PER_REQUEST:
-            # Cut into parts the way log_batch does (keys ``<key>:<n>``).
-            self.log_batch(
-                run_id,
-                metrics=[
-                    Metric(key, value, stamp, step)
-                    for key, (steps, stamps, values) in columns.items()
-                    for step, stamp, value in zip(steps, stamps, values, strict=True)
-                ],
-                params=params,
-                tags=tags,
-                idempotency_key=idempotency_key,
-            )
-            return
-        body = {
-            "metrics": codec.columns_out(columns),
-            "params": codec.pairs_out(params),
-            "tags": codec.pairs_out(tags),
-            # Retries resend the same key, so a batch whose answer was lost is applied once.
-            "idempotency_key": idempotency_key or uuid.uuid4().hex,
-        }
-        self.http.call("POST", f"{API}/runs/{_seg(run_id)}/batch", json_body=body)
 
     def delete_tag(self, run_id: str, *, key: str) -> None:
         self.http.call("DELETE", f"{API}/runs/{_seg(run_id)}/tags", params={"key": key})

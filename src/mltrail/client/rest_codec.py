@@ -1,47 +1,13 @@
-"""The native API's JSON shapes on the client side: entities in, batches out.
-
-Non-finite floats travel as the strings "NaN", "Infinity" and "-Infinity".
-"""
+"""The native API's JSON shapes on the client side: entities in, params and tags out
+(non-finite floats and metric columns go through :mod:`mltrail.wire`)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from mltrail.entities import Experiment, Metric, MetricSummary, Param, Run, RunData, RunInfo, RunTag
-
-_NONFINITE_IN = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def float_out(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
-def floats_out(values: Sequence[float]) -> Sequence[Any]:
-    try:
-        total = math.fsum(values)
-    except (OverflowError, ValueError):
-        total = math.inf
-    if math.isfinite(total):
-        return values
-    return [float_out(v) for v in values]
-
-
-def float_in(value: Any) -> float:
-    if isinstance(value, str):
-        return _NONFINITE_IN[value] if value in _NONFINITE_IN else float(value)
-    return float(value)
-
-
-def floats_in(values: list[Any]) -> list[float]:
-    if all(type(v) is float for v in values):
-        return values
-    return [float_in(v) for v in values]
+from mltrail.wire import float_in, floats_in
 
 
 def experiment_in(d: dict[str, Any]) -> Experiment:
@@ -98,32 +64,6 @@ def history_in(d: dict[str, Any]) -> list[Metric]:
     key = d["key"]
     values = floats_in(d["values"])
     return list(map(Metric, [key] * len(values), values, d["timestamps"], d["steps"]))
-
-
-def metric_columns(metrics: Sequence[Metric]) -> dict[str, dict[str, Sequence[Any]]]:
-    """Points grouped by key as columns (the batch route's fast shape), in the given order."""
-    columns: dict[str, tuple[list[int], list[int], list[float]]] = {}
-    for m in metrics:
-        col = columns.get(m.key)
-        if col is None:
-            col = columns[m.key] = ([], [], [])
-        col[0].append(m.step)
-        col[1].append(m.timestamp)
-        col[2].append(m.value)
-    return {
-        key: {"steps": steps, "timestamps": stamps, "values": floats_out(values)}
-        for key, (steps, stamps, values) in columns.items()
-    }
-
-
-def columns_out(
-    columns: Mapping[str, tuple[Sequence[int], Sequence[int], Sequence[float]]],
-) -> dict[str, dict[str, Sequence[Any]]]:
-    """Columns per key in the batch route's shape (tuples and lists alike encode as arrays)."""
-    return {
-        key: {"steps": steps, "timestamps": stamps, "values": floats_out(values)}
-        for key, (steps, stamps, values) in columns.items()
-    }
 
 
 def pairs_out(items: Sequence[Param] | Sequence[RunTag]) -> list[dict[str, str]]:

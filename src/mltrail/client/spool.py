@@ -35,8 +35,9 @@ from typing import IO, Any
 
 from mltrail.client import rest_codec as codec
 from mltrail.config import Settings
-from mltrail.entities import Metric, Param, RunTag
+from mltrail.entities import Param, RunTag
 from mltrail.errors import ConfigurationError
+from mltrail.wire import ColumnLists, MetricColumns, columns_out, floats_in, point_count
 
 try:  # POSIX only; on other systems files are not locked (sync may race a live process)
     import fcntl
@@ -77,15 +78,15 @@ def spool_path(directory: Path, *, run_id: str, tracking_uri: str) -> Path:
 class SpooledBatch:
     seq: int
     idempotency_key: str
-    metrics: list[Metric]
+    metrics: ColumnLists
     params: list[Param]
     tags: list[RunTag]
 
 
-def encode_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> str:
+def encode_batch(metrics: MetricColumns, params: Sequence[Param], tags: Sequence[RunTag]) -> str:
     return json.dumps(
         {
-            "metrics": codec.metric_columns(metrics),
+            "metrics": columns_out(metrics),
             "params": codec.pairs_out(params),
             "tags": codec.pairs_out(tags),
         },
@@ -94,12 +95,12 @@ def encode_batch(metrics: Sequence[Metric], params: Sequence[Param], tags: Seque
     )
 
 
-def decode_batch(payload: str) -> tuple[list[Metric], list[Param], list[RunTag]]:
+def decode_batch(payload: str) -> tuple[ColumnLists, list[Param], list[RunTag]]:
     body = json.loads(payload)
-    metrics: list[Metric] = []
-    for key, col in body.get("metrics", {}).items():
-        values = codec.floats_in(col["values"])
-        metrics.extend(map(Metric, [key] * len(values), values, col["timestamps"], col["steps"]))
+    metrics: ColumnLists = {
+        key: (list(col["steps"]), list(col["timestamps"]), floats_in(col["values"]))
+        for key, col in body.get("metrics", {}).items()
+    }
     params = [Param(p["key"], p["value"]) for p in body.get("params", [])]
     tags = [RunTag(t["key"], t["value"]) for t in body.get("tags", [])]
     return metrics, params, tags
@@ -163,15 +164,15 @@ class Spool:
         self,
         *,
         idempotency_key: str,
-        metrics: Sequence[Metric] = (),
+        metrics: MetricColumns | None = None,
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> bool:
         """Store a batch (one transaction); False when its key is already spooled."""
         return self.append_encoded(
             idempotency_key=idempotency_key,
-            points=len(metrics),
-            payload=encode_batch(metrics, params, tags),
+            points=point_count(metrics or {}),
+            payload=encode_batch(metrics or {}, params, tags),
         )
 
     def append_encoded(self, *, idempotency_key: str, points: int, payload: str) -> bool:

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from mltrail.client.batch_requests import is_offline, is_transient, spool_uri
 from mltrail.client.batch_stats import StatsBook
-from mltrail.entities import Metric, Param, RunStatus, RunTag
+from mltrail.entities import Param, RunStatus, RunTag
 from mltrail.errors import MltrailError
 from mltrail.tracking_api import TrackingAPI
+from mltrail.wire import MetricColumns, point_count
 
 if TYPE_CHECKING:
     from mltrail.client.spool import Spool
@@ -86,7 +87,7 @@ class SpoolHandoff:
         run_id: str,
         *,
         key: str,
-        metrics: Sequence[Metric],
+        metrics: MetricColumns,
         params: Sequence[Param],
         tags: Sequence[RunTag],
     ) -> None:
@@ -96,7 +97,7 @@ class SpoolHandoff:
         try:
             spool = self.spool_for(backend, uri, run_id)
             if spool.append(idempotency_key=key, metrics=metrics, params=params, tags=tags):
-                self._stats.of(run_id).spooled += len(metrics)
+                self._stats.of(run_id).spooled += point_count(metrics)
         except Exception as exc:  # a full or read-only disk: the batch is lost, say so
             self._keep(run_id, exc)
 

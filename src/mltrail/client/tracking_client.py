@@ -29,6 +29,7 @@ from mltrail.entities import (
 )
 from mltrail.errors import InvalidParameterValue
 from mltrail.tracking_api import TrackingAPI
+from mltrail.wire import columns_of
 
 if TYPE_CHECKING:
     from mltrail.artifacts.base import ArtifactStore
@@ -192,7 +193,7 @@ class TrackingClient(ModelRegistryMixin):
         step: int | None = None,
     ) -> None:
         metric = make_metric(key, value, timestamp=timestamp, step=step)
-        self._backend.log_batch(run_id, metrics=[metric])
+        self._backend.log_batch(run_id, metrics=columns_of([metric]))
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         self._backend.log_batch(run_id, params=[make_param(key, value)])
@@ -225,8 +226,9 @@ class TrackingClient(ModelRegistryMixin):
                 params=param_list[start : start + small],
                 tags=tag_list[start : start + small],
             )
+        # Rows become columns here, at the edge: from here to the store points travel so.
         for start in range(0, len(metric_list), size):
-            send_batch(self._backend, run_id, metrics=metric_list[start : start + size])
+            send_batch(self._backend, run_id, metrics=columns_of(metric_list[start : start + size]))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         history: list[Metric] = []

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from mltrail.entities import Metric
 from mltrail.errors import InvalidParameterValue
 from mltrail.service import validation as v
-from mltrail.tracking_api import MetricColumns
+from mltrail.wire import MetricColumns
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

@@ -230,36 +230,14 @@ class TrackingService:
         self,
         run_id: str,
         *,
-        metrics: Sequence[Metric] = (),
+        metrics: MetricColumns | None = None,
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
         idempotency_key: str | None = None,
     ) -> None:
-        v.validate_batch(metrics=metrics, params=params, tags=tags, limits=self.limits)
-        if idempotency_key is not None:
-            _check_length(idempotency_key, what="idempotency_key", limit=128, allow_empty=False)
-        if not (metrics or params or tags):
-            self.store.get_run(_run_ref(run_id))  # still report a missing run
-            return
-        self.store.write_batch(
-            _run_ref(run_id),
-            metrics=metrics,
-            params=params,
-            tags=tags,
-            idempotency_key=idempotency_key,
-        )
-
-    def log_batch_columns(
-        self,
-        run_id: str,
-        *,
-        columns: MetricColumns,
-        params: Sequence[Param] = (),
-        tags: Sequence[RunTag] = (),
-        idempotency_key: str | None = None,
-    ) -> None:
-        """``log_batch`` with the metrics as columns per key: the same rules and errors,
-        checked and packed column by column instead of point by point."""
+        """Checked and packed column by column (a bad point gets the error the point-by-point
+        rules give it), then written in one transaction."""
+        columns = metrics or {}
         total = count_points(columns)
         if total > self.limits.max_metrics:
             limit = self.limits.max_metrics
@@ -274,7 +252,7 @@ class TrackingService:
         if not (total or params or tags):
             self.store.get_run(_run_ref(run_id))  # still report a missing run
             return
-        self.store.write_batch_columns(
+        self.store.write_batch(
             _run_ref(run_id),
             columns={k: a for k, a in arrays.items() if len(a[2])},
             params=params,

@@ -119,24 +119,13 @@ class TrackingStore(Protocol):
         self,
         run_id: str,
         *,
-        metrics: Sequence[Metric],
-        params: Sequence[Param],
-        tags: Sequence[RunTag],
-        idempotency_key: str | None,
-    ) -> None:
-        """Apply the whole batch in one transaction (all or nothing, applied once per key)."""
-        ...
-
-    def write_batch_columns(
-        self,
-        run_id: str,
-        *,
         columns: Mapping[str, tuple[IntArray, IntArray, FloatArray]],
         params: Sequence[Param],
         tags: Sequence[RunTag],
         idempotency_key: str | None,
     ) -> None:
-        """``write_batch`` with validated metrics as packed (steps, timestamps, values)."""
+        """Apply the whole batch in one transaction (all or nothing, applied once per key);
+        the metrics are validated and packed (steps, timestamps, values) per key."""
         ...
 
     def delete_tag(self, run_id: str, *, key: str) -> None: ...

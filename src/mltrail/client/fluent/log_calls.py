@@ -12,18 +12,18 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from mltrail.client.batch_requests import send_batch
+from mltrail.client.batch_requests import MAX_PARAMS_TAGS_PER_BATCH, send_batch
 from mltrail.client.batching import METRIC, PARAM, TAG, get_queue
 from mltrail.client.fluent.runs import target_run
-from mltrail.client.fluent.state import current_client, is_synchronous
+from mltrail.client.fluent.state import is_synchronous
 from mltrail.entities import (
-    Metric,
     Param,
     RunTag,
 )
 from mltrail.errors import (
     InvalidParameterValue,
 )
+from mltrail.wire import columns_of
 
 
 def log_metric(
@@ -51,7 +51,7 @@ def log_metric(
     elif type(step) is not int:
         step = _int_step(step, key)
     if is_synchronous(synchronous):
-        send_batch(backend, rid, metrics=[Metric(key, number, ts, step)])
+        send_batch(backend, rid, metrics={key: ([step], [ts], [number])})
     else:
         get_queue().put((METRIC, backend, rid, key, number, ts, step))
 
@@ -77,7 +77,7 @@ def log_metrics(
     ts = time.time_ns() // 1_000_000 if timestamp is None else int(timestamp)
     points = [make_metric(k, v, timestamp=ts, step=step) for k, v in metrics.items()]
     if is_synchronous(synchronous):
-        current_client().log_batch(rid, metrics=points)
+        send_batch(backend, rid, metrics=columns_of(points))
         return
     queue = get_queue()
     for m in points:
@@ -120,10 +120,15 @@ def _log_strings(
     backend, rid = target_run(run_id)
     strings = {k: str(v) for k, v in values.items()}
     if is_synchronous(synchronous):
-        if kind == PARAM:
-            current_client().log_batch(rid, params=[Param(k, v) for k, v in strings.items()])
-        else:
-            current_client().log_batch(rid, tags=[RunTag(k, v) for k, v in strings.items()])
+        # To the backend the run lives on (even if the default tracking URI changed since),
+        # in requests of at most MLflow's 100 params or tags.
+        items = list(strings.items())
+        for start in range(0, len(items), MAX_PARAMS_TAGS_PER_BATCH):
+            part = items[start : start + MAX_PARAMS_TAGS_PER_BATCH]
+            if kind == PARAM:
+                send_batch(backend, rid, params=[Param(k, v) for k, v in part])
+            else:
+                send_batch(backend, rid, tags=[RunTag(k, v) for k, v in part])
         return
     queue = get_queue()
     for k, v in strings.items():

@@ -237,7 +237,7 @@ class AuthorizedTracking(AdminUnlessChecked):
         self,
         run_id: str,
         *,
-        metrics: Sequence[Metric] = (),
+        metrics: MetricColumns | None = None,
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
         idempotency_key: str | None = None,
@@ -245,20 +245,6 @@ class AuthorizedTracking(AdminUnlessChecked):
         self._run(run_id, Level.EDIT)
         self.inner.log_batch(
             run_id, metrics=metrics, params=params, tags=tags, idempotency_key=idempotency_key
-        )
-
-    def log_batch_columns(
-        self,
-        run_id: str,
-        *,
-        columns: MetricColumns,
-        params: Sequence[Param] = (),
-        tags: Sequence[RunTag] = (),
-        idempotency_key: str | None = None,
-    ) -> None:
-        self._run(run_id, Level.EDIT)
-        self.inner.log_batch_columns(
-            run_id, columns=columns, params=params, tags=tags, idempotency_key=idempotency_key
         )
 
     def delete_tag(self, run_id: str, *, key: str) -> None:

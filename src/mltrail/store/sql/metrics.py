@@ -19,7 +19,6 @@ largest double is indistinguishable there, a documented limitation).
 
 from __future__ import annotations
 
-import gc
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from mltrail.entities import Metric, MetricSummary
 from mltrail.store.schema import FINITE, NAN, NEG_INF, POS_INF, metric_chunks, metric_summaries
 from mltrail.store.sql.engine import RetryableConflict
 from mltrail.store.sql.prepared import Prepared
+from mltrail.wire import gc_paused
 
 DBL_MAX = 1.7976931348623157e308
 MAX_POINTS_PER_CHUNK = 250_000
@@ -68,19 +68,13 @@ class Series:
     def to_metrics(self, key: str) -> list[Metric]:
         # Allocating 100k objects triggers many cyclic-GC passes that find nothing;
         # pausing the collector roughly halves the cost of a large history read.
-        paused = gc.isenabled() and len(self) > 10_000
-        if paused:
-            gc.disable()
-        try:
+        with gc_paused(len(self) > 10_000):
             return [
                 Metric(key, v, t, s)
                 for v, t, s in zip(
                     self.values.tolist(), self.timestamps.tolist(), self.steps.tolist(), strict=True
                 )
             ]
-        finally:
-            if paused:
-                gc.enable()
 
 
 def sorted_series(steps: IntArray, timestamps: IntArray, values: FloatArray) -> Series:
@@ -99,25 +93,6 @@ def _in_order(steps: IntArray, timestamps: IntArray) -> bool:
     if (step_up > 0).all():
         return True
     return bool(((step_up > 0) | ((step_up == 0) & (np.diff(timestamps) >= 0))).all())
-
-
-def series_by_key(metrics: Sequence[Metric]) -> dict[str, Series]:
-    """Group a batch by key, each group sorted."""
-    first_key = metrics[0].key
-    if all(m.key == first_key for m in metrics):
-        groups: dict[str, Sequence[Metric]] = {first_key: metrics}
-    else:
-        buckets: dict[str, list[Metric]] = {}
-        for m in metrics:
-            buckets.setdefault(m.key, []).append(m)
-        groups = dict(buckets)
-    out: dict[str, Series] = {}
-    for key, items in groups.items():
-        steps = np.array([m.step for m in items], dtype=np.int64)
-        timestamps = np.array([m.timestamp for m in items], dtype=np.int64)
-        values = np.array([m.value for m in items], dtype=np.float64)
-        out[key] = sorted_series(steps, timestamps, values)
-    return out
 
 
 # -- summary value encoding ----------------------------------------------------

@@ -222,17 +222,6 @@ class SqlTrackingStore:
         self,
         run_id: str,
         *,
-        metrics: Sequence[Metric],
-        params: Sequence[Param],
-        tags: Sequence[RunTag],
-        idempotency_key: str | None,
-    ) -> None:
-        self._write(run_id, _series_of(metrics), params, tags, idempotency_key)
-
-    def write_batch_columns(
-        self,
-        run_id: str,
-        *,
         columns: Mapping[str, tuple[IntArray, IntArray, FloatArray]],
         params: Sequence[Param],
         tags: Sequence[RunTag],
@@ -316,12 +305,6 @@ class SqlTrackingStore:
     ) -> dict[str, list[MetricSummary]]:
         with read_connection(self.engine) as conn:
             return metrics.summaries_of_runs(conn, run_ids)
-
-
-def _series_of(items: Sequence[Metric]) -> dict[str, metrics.Series]:
-    # A method parameter is called ``metrics`` (the TrackingStore signature) and would hide
-    # the module there.
-    return metrics.series_by_key(items) if items else {}
 
 
 def _unique_params(params: Sequence[Param]) -> dict[str, str]:

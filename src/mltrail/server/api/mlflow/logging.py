@@ -24,6 +24,7 @@ from mltrail.server.api.mlflow.schema import (
     STRING,
     entries_have,
 )
+from mltrail.wire import columns_of
 
 _router = MlflowRouter()
 
@@ -139,7 +140,7 @@ def _check_limit(kind: str, count: int, limit: int) -> None:
 def log_metric(call: Call) -> dict[str, Any]:
     run_id = run_id_of(call.args)
     metrics, links = _split_metrics(call, run_id, [call.args])
-    call.tracking.log_batch(run_id, metrics=metrics)
+    call.tracking.log_batch(run_id, metrics=columns_of(metrics))
     _link_model_metrics(call, links)
     return {}
 
@@ -173,7 +174,7 @@ def log_batch(call: Call) -> dict[str, Any]:
     params = [Param(p.required_string("key"), p.string("value")) for p in param_args]
     tags = [RunTag(t.required_string("key"), t.string("value")) for t in tag_args]
     metrics, links = _split_metrics(call, run_id, metric_args)
-    call.tracking.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+    call.tracking.log_batch(run_id, metrics=columns_of(metrics), params=params, tags=tags)
     _link_model_metrics(call, links)
     return {}
 

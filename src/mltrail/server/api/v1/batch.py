@@ -13,17 +13,21 @@ Accepted shapes (see ``schemas.BatchIn``)::
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from mltrail.entities import Metric, Param, RunTag
 from mltrail.errors import InvalidParameterValue
-from mltrail.server.api.v1.codec import float_in, floats_in
-from mltrail.wire import decode_json
+from mltrail.wire import (
+    ColumnLists,
+    columns_of,
+    decode_json,
+    float_in,
+    floats_in,
+    gc_paused,
+    point_count,
+)
 
 MAX_POINTS = 100_000
 MAX_PARAMS_AND_TAGS = 10_000
@@ -31,46 +35,27 @@ MAX_IDEMPOTENCY_KEY = 128
 _TOP_LEVEL = frozenset({"metrics", "params", "tags", "idempotency_key"})
 
 
-Columns = dict[str, tuple[list[int], list[int], list[float]]]
+Columns = ColumnLists
 _INT = frozenset({int})
 _FLOAT = frozenset({float})
 
 
 @dataclass(frozen=True)
 class ParsedBatch:
-    """The metrics come either as columns per key (the fast shape) or as points."""
+    """The metrics as columns per key, whichever shape they came in."""
 
-    columns: Columns | None
-    metrics: list[Metric]
+    columns: Columns
     params: list[Param]
     tags: list[RunTag]
     idempotency_key: str | None
 
     @property
     def points(self) -> int:
-        if self.columns is None:
-            return len(self.metrics)
-        return sum(len(col[2]) for col in self.columns.values())
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while 100,000 acyclic objects are allocated.
-
-    Otherwise each generation-0 threshold crossing scans the young objects again, which
-    costs about as much as building them. Only the caller that paused it resumes it.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+        return point_count(self.columns)
 
 
 def parse_batch(raw: bytes, *, header_key: str | None) -> ParsedBatch:
-    with _gc_paused():
+    with gc_paused():
         return _parse(raw, header_key=header_key)
 
 
@@ -83,12 +68,11 @@ def _parse(raw: bytes, *, header_key: str | None) -> ParsedBatch:
         raise InvalidParameterValue(f"Unknown fields in the batch: {sorted(unknown)}")
     now = int(time.time() * 1000)
     raw_metrics = body.get("metrics")
-    columns: Columns | None = None
-    metrics: list[Metric] = []
     if isinstance(raw_metrics, dict):
         columns = _columnar(raw_metrics, now=now)
     else:
-        metrics = _metrics(raw_metrics, now=now)
+        # The list-of-points shape: rows become columns here, at the edge.
+        columns = columns_of(_metrics(raw_metrics, now=now))
     params = [Param(k, v) for k, v in _pairs(body.get("params"), field="params")]
     tags = [RunTag(k, v) for k, v in _pairs(body.get("tags"), field="tags")]
     if len(params) + len(tags) > MAX_PARAMS_AND_TAGS:
@@ -101,9 +85,7 @@ def _parse(raw: bytes, *, header_key: str | None) -> ParsedBatch:
             f"Invalid value for 'idempotency_key': expected a string of 1 to "
             f"{MAX_IDEMPOTENCY_KEY} characters"
         )
-    return ParsedBatch(
-        columns=columns, metrics=metrics, params=params, tags=tags, idempotency_key=key
-    )
+    return ParsedBatch(columns=columns, params=params, tags=tags, idempotency_key=key)
 
 
 def _metrics(value: Any, *, now: int) -> list[Metric]:

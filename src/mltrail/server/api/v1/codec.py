@@ -1,13 +1,9 @@
-"""JSON encoding of the native API: entities to plain dicts, non-finite floats as strings.
-
-JSON has no NaN or Infinity, and metrics hold them; they travel as the strings ``"NaN"``,
-``"Infinity"`` and ``"-Infinity"`` in both directions.
-"""
+"""JSON encoding of the native API: entities to plain dicts, non-finite floats as strings
+(:func:`mltrail.wire.float_out`)."""
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,51 +11,7 @@ import orjson
 from starlette.responses import Response
 
 from mltrail.entities import Experiment, MetricSummary, Run, RunInfo
-from mltrail.errors import InvalidParameterValue
-
-_NONFINITE_OUT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-_NONFINITE_IN = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def float_out(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return _NONFINITE_OUT[repr(float(value))]
-
-
-def floats_out(values: list[float]) -> list[float | str] | list[float]:
-    """The list as is when every value is finite (checked by one C-level sum), else converted."""
-    try:
-        total = math.fsum(values)
-    except (OverflowError, ValueError):
-        total = math.inf
-    if math.isfinite(total):
-        return values
-    return [float_out(v) for v in values]
-
-
-def float_in(value: Any, *, field: str) -> float:
-    if type(value) is float:
-        return value
-    if type(value) is int:
-        try:
-            return float(value)
-        except OverflowError:
-            raise InvalidParameterValue(
-                f"Invalid value for '{field}': {value} is beyond the floating-point range"
-            ) from None
-    if isinstance(value, str) and value in _NONFINITE_IN:
-        return _NONFINITE_IN[value]
-    raise InvalidParameterValue(
-        f"Invalid value for '{field}': expected a number or 'NaN'/'Infinity'/'-Infinity', "
-        f"got {value!r}"
-    )
-
-
-def floats_in(values: list[Any], *, field: str) -> list[float]:
-    if all(type(v) is float for v in values):
-        return values
-    return [float_in(v, field=field) for v in values]
+from mltrail.wire import float_out
 
 
 def experiment_out(exp: Experiment) -> dict[str, Any]:

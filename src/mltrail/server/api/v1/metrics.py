@@ -11,10 +11,11 @@ from starlette.responses import Response
 from mltrail.entities import Metric
 from mltrail.server.access import ACCESS_KEY, access
 from mltrail.server.api.v1.batch import ParsedBatch, parse_batch
-from mltrail.server.api.v1.codec import JSONAnswer, floats_out, summary_out
+from mltrail.server.api.v1.codec import JSONAnswer, summary_out
 from mltrail.server.api.v1.schemas import BatchAnswer, BatchIn, MetricHistory, MetricSummaries
 from mltrail.server.json_route import WireRoute
 from mltrail.server.services import services_of
+from mltrail.wire import floats_out
 
 router = APIRouter(route_class=WireRoute, prefix="/runs", tags=["metrics"])
 
@@ -43,22 +44,13 @@ async def log_batch(
 
     def work() -> ParsedBatch:
         batch = parse_batch(raw, header_key=idempotency_key)
-        if batch.columns is not None:
-            tracking.log_batch_columns(
-                run_id,
-                columns=batch.columns,
-                params=batch.params,
-                tags=batch.tags,
-                idempotency_key=batch.idempotency_key,
-            )
-        else:
-            tracking.log_batch(
-                run_id,
-                metrics=batch.metrics,
-                params=batch.params,
-                tags=batch.tags,
-                idempotency_key=batch.idempotency_key,
-            )
+        tracking.log_batch(
+            run_id,
+            metrics=batch.columns,
+            params=batch.params,
+            tags=batch.tags,
+            idempotency_key=batch.idempotency_key,
+        )
         return batch
 
     batch = await run_in_threadpool(work)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mltrail.model_entities import LoggedModel, ModelVersion, RegisteredModel
-from mltrail.server.api.v1.codec import float_out
+from mltrail.wire import float_out
 
 
 def logged_model_out(model: LoggedModel) -> dict[str, Any]:
