@@ -196,9 +196,7 @@ def build_services(settings: Settings, *, checked: bool | None = None) -> Servic
         if artifacts is not None:
             artifacts = AuthorizedArtifacts(artifacts, permissions=auth.permissions)  # type: ignore[assignment]
     # The model services look runs and experiments up through the (checked) tracking service.
-    logged, registry = model_services(
-        engine=store.engine, tracking=tracking, allowed_roots=allowed
-    )
+    logged, registry = model_services(engine=store.engine, tracking=tracking, allowed_roots=allowed)
     if auth is not None:
         from mltrail.service.authorized import AuthorizedLoggedModels, AuthorizedRegistry
 

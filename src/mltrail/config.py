@@ -59,6 +59,9 @@ class Settings:
     # Temporary upload files (.<name>.part-<id>) untouched this long are leftovers of a killed
     # server; they are removed at server start and by `mltrail gc`.
     stale_upload_seconds: int = 3600
+    # Set by the server for its workers (--workers > 1): where prometheus_client's
+    # multi-process mode keeps their counts, so that /metrics adds them all up.
+    metrics_dir: str = ""
     # -- storage -----------------------------------------------------------
     s3_endpoint_url: str = ""
     gcs_endpoint_url: str = ""

@@ -112,7 +112,7 @@ def test_progress_bar_only_on_a_terminal(store: str, run_id: str, tmp_path: Path
     up = ["--tracking-uri", store, "artifacts", "upload", "-r", run_id, str(big)]
     code, err = _run_cli(up, cwd=tmp_path, stderr_tty=True)
     assert code == 0, err
-    assert "big.bin" in err and "100%" in err and "9.0 MB/9.0 MB" in err
+    assert "big.bin" in err and "100%" in err and "9.00M/9.00M" in err
 
     code, err = _run_cli(up, cwd=tmp_path, stderr_tty=False)
     assert code == 0 and err == ""
@@ -165,12 +165,7 @@ def test_progress_thresholds_and_rendering() -> None:
     assert sum(map(len, chunks)) == 9 * MIB
     text = tty.getvalue()
     assert text.startswith("\r") and text.endswith("\n")
-    assert "model/weights.bin" in text and "100%" in text and "9.0 MB/9.0 MB" in text
-
-    bar = progress.ProgressBar("x" * 200, total=100, stream=tty)
-    bar.update(50)
-    line = bar.render(width=60, elapsed=1.0)
-    assert len(line) <= 59 and " 50%" in line and line.startswith("...")
+    assert "model/weights.bin" in text and "100%" in text and "9.00M/9.00M" in text
 
 
 def test_progress_bar_ends_its_line_on_error() -> None:

@@ -177,11 +177,11 @@ def test_health_version_metrics(live_server: LiveServer) -> None:
         http.get(f"{V1}/runs/{'1' * 32}")
         text = http.get("/metrics").text
     assert (
-        'mltrail_http_requests_total{method="GET",route="/api/v1/runs/{run_id}",status="404"} 2'
+        'mltrail_http_requests_total{method="GET",route="/api/v1/runs/{run_id}",status="404"} 2.0'
         in text
     )
     assert (
-        'mltrail_http_request_duration_seconds_bucket{method="GET",route="/health",le="+Inf"}'
+        'mltrail_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/health"}'
         in text
     )
     assert "# TYPE mltrail_http_request_duration_seconds histogram" in text
@@ -329,6 +329,12 @@ def test_two_workers_on_one_sqlite_file(server_factory) -> None:  # type: ignore
             assert len(found) == 10
     for run_id in run_ids:
         assert len(api.get_metric_history(run_id, key="m")) == 50
+    # Whichever worker answers the scrape, /metrics counts the searches of both.
+    searches = 'mltrail_http_requests_total{method="POST",route="/api/v1/runs/search",status="200"}'
+    for _ in range(6):
+        with httpx.Client(base_url=server.url) as http:
+            lines = http.get("/metrics").text.splitlines()
+        assert f"{searches} 10.0" in lines, [line for line in lines if "search" in line]
 
     # Kept-alive requests must not pay Nagle/delayed-ACK delays with several workers.
     timings = []

@@ -66,7 +66,7 @@ def test_dispatched_routes_answer_and_are_counted_by_template(http: httpx.Client
     metrics = http.get("/metrics").text
     for prefix in ("/api/2.0", "/ajax-api/2.0"):
         route = f'route="{prefix}/mlflow/runs/log-metric",status="200"'
-        assert f'mltrail_http_requests_total{{method="POST",{route}}} 1' in metrics
+        assert f'mltrail_http_requests_total{{method="POST",{route}}} 1.0' in metrics
 
 
 def test_other_methods_and_paths_still_go_through_the_router(http: httpx.Client) -> None:

@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    recorder = install_observability(app)
+    recorder = install_observability(app, multiprocess_dir=settings.metrics_dir or None)
     app.include_router(build_router())
     _install_mlflow_adapter(app)
     app.include_router(ui.router())

@@ -1,16 +1,14 @@
 """Operational endpoints: ``/health``, ``/version`` and ``/metrics`` (Prometheus text format).
 
 The request counter and latency histogram are kept per route template (``/api/v1/runs/{run_id}``,
-not the concrete path, so that the number of series stays bounded) and status code. The
-exposition format is small enough to write by hand, which spares a dependency.
+not the concrete path, so that the number of series stays bounded) and status code, with
+prometheus_client, so that a server with several workers reports all of them.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import defaultdict
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -29,77 +27,63 @@ _UNMATCHED = "<unmatched>"
 
 
 class RequestMetrics:
-    """Counters shared by every request of one process (each worker reports its own)."""
+    """The request counter and latency histogram (prometheus_client), on a registry per app.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[tuple[str, str, int], int] = defaultdict(int)
-        self._buckets: dict[tuple[str, str], list[int]] = {}
-        self._sums: dict[tuple[str, str], float] = defaultdict(float)
-        self.started = time.time()
+    With several worker processes the runner gives every worker one folder
+    (``metrics_dir``) and switches prometheus_client to its multi-process mode before any metric
+    exists; a scrape then adds up every worker's counts, whichever worker answers it.
+    """
+
+    def __init__(self, *, multiprocess_dir: str | None = None) -> None:
+        import prometheus_client as prom
+
+        # The *_created series double the output and tell a scraper nothing it needs.
+        prom.disable_created_metrics()  # type: ignore[no-untyped-call]
+        self._multiprocess_dir = multiprocess_dir
+        self.registry = prom.CollectorRegistry(auto_describe=True)
+        self._requests = prom.Counter(
+            "mltrail_http_requests",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self._latency = prom.Histogram(
+            "mltrail_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        started = prom.Gauge(
+            "mltrail_process_start_time_seconds",
+            "Start time of the (oldest) server process since the epoch.",
+            registry=self.registry,
+            multiprocess_mode="min",
+        )
+        started.set(time.time())
+        info = prom.Gauge(
+            "mltrail_build_info",
+            "The mltrail version.",
+            ["version"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        info.labels(__version__).set(1)
 
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route)
-        with self._lock:
-            self._counts[(method, route, status)] += 1
-            buckets = self._buckets.get(key)
-            if buckets is None:
-                buckets = self._buckets[key] = [0] * (len(LATENCY_BUCKETS) + 1)
-            for i, bound in enumerate(LATENCY_BUCKETS):
-                if seconds <= bound:
-                    buckets[i] += 1
-                    break
-            else:
-                buckets[-1] += 1
-            self._sums[key] += seconds
+        self._requests.labels(method, route, str(status)).inc()
+        self._latency.labels(method, route).observe(seconds)
 
-    def exposition(self) -> str:
-        lines = [
-            "# HELP mltrail_http_requests_total HTTP requests by method, route template and status.",
-            "# TYPE mltrail_http_requests_total counter",
-        ]
-        with self._lock:
-            counts = sorted(self._counts.items())
-            buckets = sorted(self._buckets.items())
-            sums = dict(self._sums)
-        for (method, route, status), n in counts:
-            labels = _labels(method=method, route=route, status=str(status))
-            lines.append(f"mltrail_http_requests_total{{{labels}}} {n}")
-        lines += [
-            "# HELP mltrail_http_request_duration_seconds HTTP request latency by method and route template.",
-            "# TYPE mltrail_http_request_duration_seconds histogram",
-        ]
-        for (method, route), counts_per_bucket in buckets:
-            cumulative = 0
-            for bound, n in zip((*LATENCY_BUCKETS, float("inf")), counts_per_bucket, strict=True):
-                cumulative += n
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                labels = _labels(method=method, route=route, le=le)
-                lines.append(
-                    f"mltrail_http_request_duration_seconds_bucket{{{labels}}} {cumulative}"
-                )
-            labels = _labels(method=method, route=route)
-            lines.append(
-                f"mltrail_http_request_duration_seconds_sum{{{labels}}} {sums[(method, route)]:.6f}"
-            )
-            lines.append(f"mltrail_http_request_duration_seconds_count{{{labels}}} {cumulative}")
-        lines += [
-            "# HELP mltrail_process_start_time_seconds Start time of the process since the epoch.",
-            "# TYPE mltrail_process_start_time_seconds gauge",
-            f"mltrail_process_start_time_seconds {self.started:.3f}",
-            "# HELP mltrail_build_info The mltrail version.",
-            "# TYPE mltrail_build_info gauge",
-            f'mltrail_build_info{{version="{__version__}"}} 1',
-        ]
-        return "\n".join(lines) + "\n"
+    def exposition(self) -> bytes:
+        import prometheus_client as prom
 
+        if self._multiprocess_dir is None:
+            return bytes(prom.generate_latest(self.registry))
+        from prometheus_client import multiprocess
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(**labels: str) -> str:
-    return ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+        merged = prom.CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]
+        return bytes(prom.generate_latest(merged))
 
 
 def route_template(scope: Scope) -> str:
@@ -194,13 +178,11 @@ async def version() -> Response:
 )
 async def metrics(request: Request) -> Response:
     recorder: RequestMetrics = request.app.state.request_metrics
-    return PlainTextResponse(
-        recorder.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    return Response(recorder.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def install_observability(app: FastAPI) -> RequestMetrics:
-    recorder = RequestMetrics()
+def install_observability(app: FastAPI, *, multiprocess_dir: str | None) -> RequestMetrics:
+    recorder = RequestMetrics(multiprocess_dir=multiprocess_dir)
     app.state.request_metrics = recorder
     app.include_router(router)
     return recorder

@@ -14,9 +14,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from mltrail.config import ENV_PREFIX, Settings
@@ -132,6 +135,7 @@ def serve(settings: Settings) -> None:
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with
     # a handler of our own in place, that ends this function normally (exit status 0).
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    cleanups: list[Callable[[], None]] = []
     try:
         if app is not None:
             config = uvicorn.Config(app, **_uvicorn_options(settings))
@@ -139,13 +143,21 @@ def serve(settings: Settings) -> None:
         else:
             from uvicorn.supervisors import Multiprocess
 
-            os.environ.update(settings_to_environment(settings))
+            metrics_dir = tempfile.mkdtemp(prefix="mltrail-metrics-")
+            cleanups.append(lambda: shutil.rmtree(metrics_dir, ignore_errors=True))
+            # prometheus_client picks its multi-process mode from this variable when a worker
+            # first imports it; every worker counts into the one folder /metrics reads.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            worker_settings = settings.with_overrides(metrics_dir=metrics_dir)
+            os.environ.update(settings_to_environment(worker_settings))
             config = uvicorn.Config(APP_FACTORY, factory=True, **_uvicorn_options(settings))
             Multiprocess(config, sockets=[sock]).run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+        for cleanup in cleanups:
+            cleanup()
 
 
 def _check_in_a_child(settings: Settings) -> None:

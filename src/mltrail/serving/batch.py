@@ -228,7 +228,7 @@ def predict_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     stream: TextIO | None = None,
 ) -> BatchResult:
-    from mltrail.artifacts.progress import ProgressBar, wanted
+    from mltrail.artifacts.progress import open_bar, wanted
 
     if chunk_rows < 1:
         raise InvalidParameterValue(f"--chunk-rows must be at least 1 (got {chunk_rows})")
@@ -241,7 +241,7 @@ def predict_file(
     out = sys.stderr if stream is None else stream
     size = input_path.stat().st_size
     bar = (
-        ProgressBar(f"predict {input_path.name}", total=size, stream=out)
+        open_bar(f"predict {input_path.name}", total=size, stream=out)
         if wanted(size, stream=out)
         else None
     )
