@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from mltrail.errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
 from mltrail.composition import model_services
+from mltrail.errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
 from mltrail.service.auth import AuthService
 from mltrail.service.authorized import AuthorizedRegistry, AuthorizedTracking
 from mltrail.service.groups import GroupService
