@@ -116,24 +116,28 @@ def log_params(
 ) -> None:
     """Into a run autolog started: through the queue. Into the user's run: sent now, so that a
     clash with a value already there is a warning during ``fit`` and not an error at the
-    user's ``end_run``."""
-    from mltrail.client.batch_requests import send_batch
+    user's ``end_run``; if the server cannot be reached, queued (and spooled) after all."""
+    from mltrail.client.batch_requests import is_transient, send_batch
     from mltrail.client.fluent.log_calls import log_params as queue_params
     from mltrail.client.fluent.log_calls import set_tags
     from mltrail.client.fluent.runs import target_run
 
-    if queued:
-        queue_params(params, run_id=run_id)
-        if tags:
-            set_tags(tags, run_id=run_id)
-        return
-    backend, _ = target_run(run_id)
-    send_batch(
-        backend,
-        run_id,
-        params=[Param(k, v) for k, v in params.items()],
-        tags=[RunTag(k, v) for k, v in (tags or {}).items()],
-    )
+    if not queued:
+        backend, _ = target_run(run_id)
+        try:
+            send_batch(
+                backend,
+                run_id,
+                params=[Param(k, v) for k, v in params.items()],
+                tags=[RunTag(k, v) for k, v in (tags or {}).items()],
+            )
+            return
+        except MltrailError as exc:
+            if not is_transient(exc):
+                raise
+    queue_params(params, run_id=run_id)
+    if tags:
+        set_tags(tags, run_id=run_id)
 
 
 def _param_strings(params: dict[str, Any]) -> dict[str, str]:
