@@ -6,6 +6,7 @@ VENV ?= .venv
 MLFLOW_VENV ?= .venv-mlflow
 MLFLOW_VERSION ?= 3.17.2
 AZURITE_DIR ?= .tools/azurite
+TORCH_VERSION ?= 2.13.0
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 PYTEST_ARGS ?=
@@ -18,7 +19,10 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images,serving]'
+	# PyTorch first and on its own, pinned to the CPU build on this machine's disk, so that
+	# the lightning and transformers extras below find it installed and download no other.
+	$(PY) -m pip install $(PIP_FLAGS) 'torch==$(TORCH_VERSION)'
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images,serving,gpu,lightning,transformers]'
 	touch $@
 
 install-mlflow: $(MLFLOW_VENV)/.installed

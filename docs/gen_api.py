@@ -84,6 +84,17 @@ FLUENT_SECTIONS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("Search", ["search_runs"]),
+    (
+        "Autologging and system metrics",
+        [
+            "autolog",
+            "enable_system_metrics_logging",
+            "disable_system_metrics_logging",
+            "set_system_metrics_sampling_interval",
+            "set_system_metrics_samples_before_logging",
+            "set_system_metrics_node_id",
+        ],
+    ),
     ("Model registry", ["register_model"]),
 ]
 

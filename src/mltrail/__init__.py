@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from mltrail.autologging import autolog
 from mltrail.client.batching import run_stats
 from mltrail.client.fluent.artifacts import (
     get_artifact_uri,
@@ -56,6 +57,13 @@ from mltrail.client.fluent.state import (
     set_tracking_uri,
 )
 from mltrail.client.model_registration import register_model
+from mltrail.client.system_metrics import (
+    disable_system_metrics_logging,
+    enable_system_metrics_logging,
+    set_system_metrics_node_id,
+    set_system_metrics_samples_before_logging,
+    set_system_metrics_sampling_interval,
+)
 from mltrail.client.tracking_client import TrackingClient
 from mltrail.entities import (
     Experiment,
@@ -99,10 +107,13 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
     "delete_experiment",
     "delete_run",
     "delete_tag",
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
     "end_run",
     "flush",
     "get_artifact_uri",
@@ -130,6 +141,9 @@ __all__ = [
     "set_experiment_tag",
     "set_experiment_tags",
     "set_synchronous",
+    "set_system_metrics_node_id",
+    "set_system_metrics_samples_before_logging",
+    "set_system_metrics_sampling_interval",
     "set_tag",
     "set_tags",
     "set_tracking_uri",

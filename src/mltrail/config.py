@@ -38,6 +38,16 @@ class Settings:
     offline: bool = False
     experiment_name: str = ""
     experiment_id: str = ""
+    # -- system metrics and autologging (client) ------------------------------
+    # MLflow's MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING, ..._SAMPLING_INTERVAL,
+    # ..._SAMPLES_BEFORE_LOGGING and ..._NODE_ID are read too (see _MLFLOW_ALIASES).
+    enable_system_metrics_logging: bool = False
+    system_metrics_sampling_interval: float = 10.0
+    # How many samples are averaged into one logged point (the averaging window).
+    system_metrics_samples_before_logging: int = 1
+    system_metrics_node_id: str = ""
+    # Child runs a hyper-parameter search creates under autolog (the best-ranked candidates).
+    autolog_max_tuning_runs: int = 5
     # -- server ------------------------------------------------------------
     backend_store_uri: str = ""
     default_artifact_root: str = ""
@@ -73,7 +83,7 @@ class Settings:
         return dataclasses.replace(self, **clean)
 
 
-def _convert(name: str, raw: str, kind: Any) -> Any:
+def _convert(name: str, raw: str, kind: Any, *, variable: str | None = None) -> Any:
     text = raw.strip()
     try:
         if kind in (bool, "bool"):
@@ -91,7 +101,7 @@ def _convert(name: str, raw: str, kind: Any) -> Any:
             return tuple(p.strip() for p in text.split(",") if p.strip())
     except ValueError as exc:
         raise ConfigurationError(
-            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}"
+            f"{variable or ENV_PREFIX + name.upper()}={raw!r} is not a valid {kind}"
         ) from exc
     return raw
 
@@ -107,9 +117,42 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if raw is not None:
             values[f.name] = _convert(f.name, raw, f.type)
     # Standard names other tools use for the same things.
-    if "s3_endpoint_url" not in values and env.get("MLFLOW_S3_ENDPOINT_URL"):
-        values["s3_endpoint_url"] = env["MLFLOW_S3_ENDPOINT_URL"]
-    return Settings(**values).with_overrides(**overrides)
+    for name, alias in _MLFLOW_ALIASES.items():
+        if name not in values and env.get(alias):
+            kind = next(f.type for f in dataclasses.fields(Settings) if f.name == name)
+            values[name] = _convert(name, env[alias], kind, variable=alias)
+    settings = Settings(**values).with_overrides(**overrides)
+    _check_client_limits(settings)
+    return settings
+
+
+# Settings that MLflow's environment variables also set (the MLTRAIL_ name wins).
+_MLFLOW_ALIASES = {
+    "s3_endpoint_url": "MLFLOW_S3_ENDPOINT_URL",
+    "enable_system_metrics_logging": "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING",
+    "system_metrics_sampling_interval": "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL",
+    "system_metrics_samples_before_logging": "MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING",
+    "system_metrics_node_id": "MLFLOW_SYSTEM_METRICS_NODE_ID",
+}
+
+
+def _check_client_limits(settings: Settings) -> None:
+    interval = settings.system_metrics_sampling_interval
+    if not interval > 0 or interval == float("inf"):
+        raise ConfigurationError(
+            f"{ENV_PREFIX}SYSTEM_METRICS_SAMPLING_INTERVAL must be a positive number of seconds "
+            f"(got {interval!r})"
+        )
+    if settings.system_metrics_samples_before_logging < 1:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING must be at least 1 "
+            f"(got {settings.system_metrics_samples_before_logging})"
+        )
+    if settings.autolog_max_tuning_runs < 0:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}AUTOLOG_MAX_TUNING_RUNS must be 0 or more "
+            f"(got {settings.autolog_max_tuning_runs})"
+        )
 
 
 def default_local_store() -> Path:

@@ -13,7 +13,14 @@ from mltrail.client import context
 from mltrail.client.batch_requests import send_batch
 from mltrail.client.batching import get_queue
 from mltrail.client.fluent.experiments import active_experiment_id
-from mltrail.client.fluent.state import STATE, RunEntry, current_backend, run_stack
+from mltrail.client.fluent.state import (
+    STATE,
+    RunEntry,
+    current_backend,
+    current_settings,
+    run_stack,
+)
+from mltrail.client.system_metrics import control as system_metrics
 from mltrail.entities import (
     LifecycleStage,
     Run,
@@ -51,8 +58,14 @@ def start_run(
     nested: bool = False,
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start a new run (or resume ``run_id``) and make it active; use it as a context manager."""
+    """Start a new run (or resume ``run_id``) and make it active; use it as a context manager.
+
+    ``log_system_metrics`` samples CPU, memory, disk, network and GPU load into ``system/...``
+    metrics while the run is active (``None``: :func:`enable_system_metrics_logging` or the
+    ``MLTRAIL_ENABLE_SYSTEM_METRICS_LOGGING`` setting decides).
+    """
     stack = run_stack()
     if stack and not nested:
         raise InvalidState(
@@ -76,6 +89,11 @@ def start_run(
     active = ActiveRun(run.info, run.data)
     stack.append(RunEntry(active, backend))
     _register_atexit()
+    settings = current_settings()
+    if system_metrics.wanted(log_system_metrics, settings):
+        system_metrics.start_for_run(
+            backend, run.info.run_id, settings=settings, resume=bool(run_id)
+        )
     return active
 
 
@@ -136,6 +154,11 @@ def end_run(status: RunStatus | str = "FINISHED") -> None:
         _end_this_run(stack[-1].run_id, RunStatus.parse(status), raise_errors=True)
 
 
+def end_run_by_id(run_id: str, status: RunStatus | str = "FINISHED") -> None:
+    """End ``run_id`` if it is an active run of this thread (wherever it is in the stack)."""
+    _end_this_run(run_id, RunStatus.parse(status), raise_errors=True)
+
+
 def _end_this_run(
     run_id: str, status: RunStatus, *, raise_errors: bool, timeout: float | None = None
 ) -> None:
@@ -144,6 +167,8 @@ def _end_this_run(
     if entry is None:
         return
     pending: Exception | None = None
+    # Its last sample is queued before the queue is drained for the run.
+    system_metrics.stop_for_run(run_id, timeout=timeout)
     queue = get_queue()
     try:
         queue.flush(timeout, run_id=run_id)

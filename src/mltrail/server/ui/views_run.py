@@ -22,6 +22,7 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"
 # Tags shown as attributes of the run rather than in the tags table.
 SHOWN_ELSEWHERE = {NOTE_TAG, "mlflow.runName", "mlflow.user"}
 MAX_DESCRIPTION = 100_000
+SYSTEM_PREFIX = "system/"
 
 
 @router.get("/runs/{run_id}", include_in_schema=False, openapi_extra=PAGE)
@@ -29,7 +30,10 @@ def run_page(request: Request, run_id: str) -> Response:
     tracking = services_of(request).tracking
     run = tracking.get_run(run_id)
     experiment = tracking.get_experiment(run.info.experiment_id)
-    summaries = sorted(tracking.get_metric_summaries(run_id), key=lambda s: s.key)
+    every = sorted(tracking.get_metric_summaries(run_id), key=lambda s: s.key)
+    # System metrics (system/cpu_utilization_percentage, ...) get a section of their own.
+    summaries = [s for s in every if not s.key.startswith(SYSTEM_PREFIX)]
+    system_summaries = [s for s in every if s.key.startswith(SYSTEM_PREFIX)]
     tags = run.data.tags
     parent_id = tags.get(PARENT_TAG)
     parent_name = None
@@ -50,6 +54,7 @@ def run_page(request: Request, run_id: str) -> Response:
         run=run,
         experiment=experiment,
         summaries=summaries,
+        system_summaries=system_summaries,
         description=tags.get(NOTE_TAG, ""),
         source=tags.get(SOURCE_TAG, ""),
         git_commit=tags.get(GIT_COMMIT_TAG, ""),
