@@ -80,7 +80,7 @@ from mltrail.errors import MltrailError
 from mltrail.version import __version__
 
 # Model flavours live in mltrail.models; ``mltrail.sklearn`` and ``mltrail.pyfunc`` load them on use.
-_LAZY_SUBMODULES = {"sklearn": "mltrail.models.sklearn", "pyfunc": "mltrail.models.pyfunc"}
+_LAZY_SUBMODULES = {"sklearn": "mltrail.sklearn", "pyfunc": "mltrail.pyfunc"}
 
 
 def __getattr__(name: str) -> Any:

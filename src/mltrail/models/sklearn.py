@@ -18,7 +18,6 @@ from types import ModuleType
 from typing import Any
 
 from mltrail.artifacts.paths import safe_join, safe_relpath
-from mltrail.autologging.sklearn import autolog as autolog
 from mltrail.client.model_registration import register
 from mltrail.errors import (
     ConfigurationError,
