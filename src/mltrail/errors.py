@@ -49,6 +49,14 @@ class MalformedFilter(InvalidParameterValue):
 class ParamOverwrite(InvalidParameterValue):
     """A param was logged again with a different value (params are write-once)."""
 
+    @classmethod
+    def changing(cls, *, key: str, old: str, new: str, run_id: str) -> ParamOverwrite:
+        return cls(
+            "Changing param values is not allowed. "
+            f"Param with key='{key}' was already logged with value='{old}' "
+            f"for run ID='{run_id}'. Attempted logging new value '{new}'."
+        )
+
 
 class BadRequest(MltrailError):
     code = "BAD_REQUEST"

@@ -262,3 +262,26 @@ def test_calls_for_an_active_run_follow_its_backend(
     assert stored.data.params["p"] == "1" and len(stored.data.params) == 151
     assert stored.data.tags["t"] == "x" and stored.data.tags["u"] == "y"
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_changed_param_raises_at_the_call_that_changes_it(store_dir: Path) -> None:
+    """Asynchronous mode too: the error points at the log_param line, not at end_run."""
+    import traceback
+
+    from mltrail.errors import ParamOverwrite
+
+    mltrail.set_synchronous(False)
+    with mltrail.start_run() as run:
+        mltrail.log_param("lr", 0.1)
+        mltrail.log_params({"lr": 0.1, "depth": 3})  # the same value again is fine
+        with pytest.raises(ParamOverwrite, match="key='lr' was already logged") as raised:
+            mltrail.log_param("lr", 0.2)  # the line the error must point at
+        frames = traceback.extract_tb(raised.tb)
+        assert frames[0].name == "test_a_changed_param_raises_at_the_call_that_changes_it"
+        assert 'mltrail.log_param("lr", 0.2)' in (frames[0].line or "")
+        with pytest.raises(ParamOverwrite):
+            mltrail.log_params({"depth": 4, "new": 1})
+    assert mltrail.get_run(run.info.run_id).data.params == {"lr": "0.1", "depth": "3"}
+    # A resumed run knows the params it already has.
+    with mltrail.start_run(run_id=run.info.run_id), pytest.raises(ParamOverwrite):
+        mltrail.log_param("depth", 5)

@@ -14,15 +14,13 @@ from typing import Any
 
 from mltrail.client.batch_requests import MAX_PARAMS_TAGS_PER_BATCH, send_batch
 from mltrail.client.batching import METRIC, PARAM, TAG, get_queue
-from mltrail.client.fluent.runs import target_run
+from mltrail.client.fluent.runs import known_params, target_run
 from mltrail.client.fluent.state import is_synchronous
 from mltrail.entities import (
     Param,
     RunTag,
 )
-from mltrail.errors import (
-    InvalidParameterValue,
-)
+from mltrail.errors import InvalidParameterValue, ParamOverwrite
 from mltrail.wire import columns_of
 
 
@@ -119,6 +117,12 @@ def _log_strings(
             raise InvalidParameterValue(f"{what} key must be a string, got {type(key).__name__}")
     backend, rid = target_run(run_id)
     strings = {k: str(v) for k, v in values.items()}
+    known = known_params(rid) if kind == PARAM else None
+    if known is not None:
+        for key, value in strings.items():
+            old = known.get(key)
+            if old is not None and old != value:
+                raise ParamOverwrite.changing(key=key, old=old, new=value, run_id=rid)
     if is_synchronous(synchronous):
         # To the backend the run lives on (even if the default tracking URI changed since),
         # in requests of at most MLflow's 100 params or tags.
@@ -129,10 +133,14 @@ def _log_strings(
                 send_batch(backend, rid, params=[Param(k, v) for k, v in part])
             else:
                 send_batch(backend, rid, tags=[RunTag(k, v) for k, v in part])
+        if known is not None:
+            known.update(strings)
         return
     queue = get_queue()
     for k, v in strings.items():
         queue.put((kind, backend, rid, k, v))
+    if known is not None:
+        known.update(strings)
 
 
 def delete_tag(key: str) -> None:

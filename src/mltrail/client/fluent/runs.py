@@ -87,7 +87,7 @@ def start_run(
     else:
         run = _create_run(backend, experiment_id, run_name=run_name, tags=user_tags, stack=stack)
     active = ActiveRun(run.info, run.data)
-    stack.append(RunEntry(active, backend))
+    stack.append(RunEntry(active, backend, params=dict(run.data.params)))
     _register_atexit()
     settings = current_settings()
     if system_metrics.wanted(log_system_metrics, settings):
@@ -225,6 +225,14 @@ def target_run(run_id: str | None) -> tuple[TrackingAPI, str]:
         stack = run_stack()
     entry = stack[-1]
     return entry.backend, entry.run.info.run_id
+
+
+def known_params(run_id: str) -> dict[str, str] | None:
+    """The params this thread knows ``run_id`` has, if it is one of its active runs."""
+    for entry in run_stack():
+        if entry.run_id == run_id:
+            return entry.params
+    return None
 
 
 def _register_atexit() -> None:

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mltrail.client.batching import get_queue
-from mltrail.client.uris import choose_tracking_uri, chosen_tracking_uri, current_tracking_uri
+from mltrail.client.uris import (
+    announce,
+    choose_tracking_uri,
+    chosen_tracking_uri,
+    current_tracking_uri,
+)
 from mltrail.config import Settings, load_settings
 from mltrail.tracking_api import TrackingAPI
 from mltrail.uris import parse_tracking_uri
@@ -28,6 +33,9 @@ class RunEntry:
 
     run: ActiveRun
     backend: TrackingAPI
+    # The params this process knows the run has (logged here, or there when it was resumed):
+    # a different value is refused at the call site, not at the next flush.
+    params: dict[str, str] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -74,7 +82,9 @@ def current_backend() -> TrackingAPI:
         with STATE.lock:
             backend = STATE.backend
             if backend is None:
-                backend = STATE.backend = get_backend(get_tracking_uri())
+                uri = get_tracking_uri()
+                backend = STATE.backend = get_backend(uri)
+                announce(uri)
     return backend
 
 

@@ -227,11 +227,7 @@ def insert_params(conn: Connection, run_id: str, new: Mapping[str, str]) -> None
             existing[key] = value
     for key, value in existing.items():
         if new[key] != value:
-            raise ParamOverwrite(
-                "Changing param values is not allowed. "
-                f"Param with key='{key}' was already logged with value='{value}' "
-                f"for run ID='{run_id}'. Attempted logging new value '{new[key]}'."
-            )
+            raise ParamOverwrite.changing(key=key, old=value, new=new[key], run_id=run_id)
     rows = [{"run_id": run_id, "key": k, "value": v} for k, v in new.items() if k not in existing]
     if rows:
         _insert_racing(conn, insert(params), rows)
