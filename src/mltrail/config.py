@@ -24,6 +24,10 @@ DEFAULT_LOCAL_DIR = "mltrail"
 class Settings:
     # -- client ------------------------------------------------------------
     tracking_uri: str = ""
+    # Which variable tracking_uri came from (MLTRAIL_TRACKING_URI or MLFLOW_TRACKING_URI).
+    tracking_uri_source: str = ""
+    # The fluent API says once, on stderr, where the process logs; quiet turns that off.
+    quiet: bool = False
     tracking_username: str = ""
     tracking_password: str = ""
     tracking_token: str = ""
@@ -116,11 +120,16 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         raw = env.get(ENV_PREFIX + f.name.upper())
         if raw is not None:
             values[f.name] = _convert(f.name, raw, f.type)
-    # Standard names other tools use for the same things.
+    # Standard names other tools use for the same things: a script moved from mlflow logs
+    # where its environment says (and the client says once where that is).
     for name, alias in _MLFLOW_ALIASES.items():
         if name not in values and env.get(alias):
             kind = next(f.type for f in dataclasses.fields(Settings) if f.name == name)
             values[name] = _convert(name, env[alias], kind, variable=alias)
+            if name == "tracking_uri":
+                values["tracking_uri_source"] = alias
+    if "tracking_uri" in values and "tracking_uri_source" not in values:
+        values["tracking_uri_source"] = ENV_PREFIX + "TRACKING_URI"
     settings = Settings(**values).with_overrides(**overrides)
     _check_client_limits(settings)
     return settings
@@ -128,7 +137,18 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
 
 # Settings that MLflow's environment variables also set (the MLTRAIL_ name wins).
 _MLFLOW_ALIASES = {
+    "tracking_uri": "MLFLOW_TRACKING_URI",
+    "tracking_username": "MLFLOW_TRACKING_USERNAME",
+    "tracking_password": "MLFLOW_TRACKING_PASSWORD",
+    "tracking_token": "MLFLOW_TRACKING_TOKEN",
+    "tracking_insecure_tls": "MLFLOW_TRACKING_INSECURE_TLS",
+    "tracking_server_cert_path": "MLFLOW_TRACKING_SERVER_CERT_PATH",
+    "experiment_name": "MLFLOW_EXPERIMENT_NAME",
+    "experiment_id": "MLFLOW_EXPERIMENT_ID",
     "s3_endpoint_url": "MLFLOW_S3_ENDPOINT_URL",
+    "backend_store_uri": "MLFLOW_BACKEND_STORE_URI",
+    "default_artifact_root": "MLFLOW_DEFAULT_ARTIFACT_ROOT",
+    "artifacts_destination": "MLFLOW_ARTIFACTS_DESTINATION",
     "enable_system_metrics_logging": "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING",
     "system_metrics_sampling_interval": "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL",
     "system_metrics_samples_before_logging": "MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING",

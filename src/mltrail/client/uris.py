@@ -8,6 +8,7 @@ working directory. The accepted forms and where each puts artifacts are parsed b
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from mltrail.config import default_local_store, load_settings
@@ -43,3 +44,33 @@ def resolve_tracking_uri(explicit: str | None = None) -> str:
     if configured:
         return configured
     return str(default_local_store())
+
+
+_announced: set[str] = set()
+
+
+def announce(uri: str) -> None:
+    """Say once per process, on stderr, where the fluent API logs and what chose it: a script
+    moved from mlflow must not log to a folder nobody looks at without a word."""
+    settings = load_settings()
+    if settings.quiet or uri in _announced:
+        return
+    _announced.add(uri)
+    if _chosen:
+        why = "set by mltrail.set_tracking_uri"
+    elif settings.tracking_uri.strip():
+        why = f"from {settings.tracking_uri_source or 'MLTRAIL_TRACKING_URI'}"
+    else:
+        why = (
+            "no tracking URI set: set MLTRAIL_TRACKING_URI or MLFLOW_TRACKING_URI to log elsewhere"
+        )
+    print(f"mltrail: logging to {redacted(uri)} ({why})", file=sys.stderr)
+
+
+def redacted(uri: str) -> str:
+    """``uri`` without a password it may carry."""
+    scheme, sep, rest = uri.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return uri
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
