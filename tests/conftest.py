@@ -16,19 +16,17 @@ import contextlib
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness import databases
 from harness.inprocess import InProcessServer, inprocess_server
 
-PG_ADMIN_URI = os.environ.get(
-    "MLTRAIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-MYSQL_ADMIN_URI = os.environ.get("MLTRAIL_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
+PG_ADMIN_URI = databases.PG_ADMIN_URI
+MYSQL_ADMIN_URI = databases.MYSQL_ADMIN_URI
 
 
 # Settings of the test harness itself (make test passes them): kept for every test.
@@ -50,6 +48,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _HOME = pytest.StashKey[str]()
+# Every test has 120 s (pyproject.toml); these kinds have more on a loaded 2-core machine:
+# tests marked slow (many server restarts, gigabytes) and scripts of the real mlflow client
+# (each starts an interpreter that imports mlflow). An explicit timeout marker wins.
+_LONGER_TIMEOUTS = {"slow": 900, "mlflow": 300}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is not None:
+            continue
+        for marker, seconds in _LONGER_TIMEOUTS.items():
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(pytest.mark.timeout(seconds))
+                break
 
 
 @pytest.fixture(autouse=True)
@@ -87,17 +99,6 @@ def app_server(tmp_path: Path) -> Iterator[Callable[..., InProcessServer]]:
         yield start
 
 
-def _admin_execute(admin_uri: str, statement: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(admin_uri, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def sqlite_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mltrail.db'}"
@@ -105,22 +106,22 @@ def sqlite_uri(tmp_path: Path) -> str:
 
 @pytest.fixture
 def postgres_uri() -> Iterator[str]:
-    name = f"mltrail_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(PG_ADMIN_URI, f'CREATE DATABASE "{name}"')
+    """A fresh, empty PostgreSQL database, dropped after the test."""
+    name = databases.new_name()
     try:
-        yield PG_ADMIN_URI.rsplit("/", 1)[0] + f"/{name}"
+        yield databases.create_postgres(name, migrated=False)
     finally:
-        _admin_execute(PG_ADMIN_URI, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        databases.drop_postgres(name)
 
 
 @pytest.fixture
 def mysql_uri() -> Iterator[str]:
-    name = f"mltrail_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(MYSQL_ADMIN_URI, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    """A fresh, empty MariaDB database, dropped after the test."""
+    name = databases.new_name()
     try:
-        yield MYSQL_ADMIN_URI.rstrip("/") + f"/{name}?charset=utf8mb4"
+        yield databases.create_mysql(name, migrated=False)
     finally:
-        _admin_execute(MYSQL_ADMIN_URI, f"DROP DATABASE IF EXISTS `{name}`")
+        databases.drop_mysql(name)
 
 
 @pytest.fixture(
@@ -133,3 +134,41 @@ def mysql_uri() -> Iterator[str]:
 def db_uri(request: pytest.FixtureRequest) -> str:
     """A fresh, empty database on each of the three backends."""
     return str(request.getfixturevalue(f"{request.param}_uri"))
+
+
+@pytest.fixture
+def migrated_sqlite_uri(tmp_path: Path) -> str:
+    return databases.copy_migrated_sqlite(tmp_path / "mltrail.db")
+
+
+@pytest.fixture
+def migrated_postgres_uri() -> Iterator[str]:
+    """A fresh PostgreSQL database at the migration head (a copy of a template)."""
+    name = databases.new_name()
+    try:
+        yield databases.create_postgres(name, migrated=True)
+    finally:
+        databases.drop_postgres(name)
+
+
+@pytest.fixture
+def migrated_mysql_uri() -> Iterator[str]:
+    """A fresh MariaDB database at the migration head (tables recreated from a template)."""
+    name = databases.new_name()
+    try:
+        yield databases.create_mysql(name, migrated=True)
+    finally:
+        databases.drop_mysql(name)
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
+def migrated_db_uri(request: pytest.FixtureRequest) -> str:
+    """A fresh database at the migration head on each of the three backends: for tests of
+    what runs on a schema, not of how the schema is made."""
+    return str(request.getfixturevalue(f"migrated_{request.param}_uri"))
