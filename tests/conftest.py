@@ -54,8 +54,31 @@ _HOME = pytest.StashKey[str]()
 _LONGER_TIMEOUTS = {"slow": 900, "mlflow": 300}
 
 
+# make test runs on both cores (pytest-xdist, --dist loadgroup). Tests of one group run on one
+# worker, one after another: those sharing a session's server and browser (ui) or emulators
+# (cloud) start them once, and the tmpfs mounts of the disk-full tests stay apart.
+_XDIST_GROUPS = {
+    "ui/": "ui",
+    "cloud/": "cloud",
+    "durability/test_disk_full.py": "tmpfs",
+    "durability/test_storage_full.py": "tmpfs",
+}
+_TESTS_DIR = Path(__file__).resolve().parent
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    relative = item.path.resolve().relative_to(_TESTS_DIR).as_posix()
+    for prefix, group in _XDIST_GROUPS.items():
+        if relative.startswith(prefix):
+            return group
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
         if item.get_closest_marker("timeout") is not None:
             continue
         for marker, seconds in _LONGER_TIMEOUTS.items():
