@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import mltrail
+from harness.servers import free_port as _free_port
 from mltrail.client.fluent.state import reset_state
 from mltrail.client.local import clear_cache
 
@@ -37,14 +38,6 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 @pytest.fixture
 def client(store_dir: Path) -> mltrail.TrackingClient:
     return mltrail.TrackingClient(str(store_dir))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
