@@ -34,10 +34,10 @@ from mltrail.model_entities import LoggedModelStatus
 
 @pytest.fixture(params=["local", "server"])
 def tracking(request: pytest.FixtureRequest, store_dir: Path) -> str:
-    """The fluent API's tracking URI: the folder store, or a live server (no auth)."""
+    """The fluent API's tracking URI: the folder store, or a server (no auth, in-process)."""
     if request.param == "local":
         return str(store_dir)
-    url: str = request.getfixturevalue("server_url")
+    url: str = request.getfixturevalue("app_url")
     mltrail.set_tracking_uri(url)
     return url
 
