@@ -10,6 +10,8 @@ TORCH_VERSION ?= 2.13.0
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 PYTEST_ARGS ?=
+# Both cores; tests/conftest.py keeps together what must not run at once (xdist groups).
+PYTEST_WORKERS ?= 2
 DEMO_PORT ?= 5000
 
 .PHONY: install install-mlflow install-browser install-test-tools install-azurite demo test check lint format bench clean
@@ -59,7 +61,7 @@ demo: install
 test: install install-mlflow install-browser install-test-tools install-azurite
 	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python \
 	MLTRAIL_TEST_AZURITE=$(abspath $(AZURITE_DIR))/node_modules/.bin/azurite-blob \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 check: install
 	$(VENV)/bin/ruff check src tests bench examples

@@ -1,34 +1,125 @@
-"""Shared fixtures: fresh databases on SQLite, PostgreSQL and MariaDB.
+"""Shared fixtures: a clean environment for every test, fresh databases on SQLite,
+PostgreSQL and MariaDB, and in-process servers.
 
 Each test that asks for ``db_uri`` gets a database of its own, created for it
 and dropped afterwards. PostgreSQL and MariaDB are the machine's own servers
 (``.ci/run`` starts them when they are down).
+
+Every test runs without the outer shell's ``MLTRAIL_*``/``MLFLOW_*`` variables, with its
+spool folder under its ``tmp_path``, and with ``HOME`` pointing at a folder of the test
+process: a test that writes ``~/.mltrail`` (a spool or store in the user's home) fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-PG_ADMIN_URI = os.environ.get(
-    "MLTRAIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-MYSQL_ADMIN_URI = os.environ.get("MLTRAIL_TEST_MYSQL", "mysql+pymysql://root@127.0.0.1:3306/")
+from harness import databases
+from harness.inprocess import InProcessServer, inprocess_server
+
+PG_ADMIN_URI = databases.PG_ADMIN_URI
+MYSQL_ADMIN_URI = databases.MYSQL_ADMIN_URI
 
 
-def _admin_execute(admin_uri: str, statement: str) -> None:
-    from sqlalchemy import create_engine, text
+# Settings of the test harness itself (make test passes them): kept for every test.
+HARNESS_VARIABLES = ("MLTRAIL_TEST_",)
 
-    engine = create_engine(admin_uri, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(statement))
-    finally:
-        engine.dispose()
+
+def pytest_configure(config: pytest.Config) -> None:
+    # One home per test process (each xdist worker has its own), so that no test can reach
+    # the real ~/.mltrail, and a test that writes there is caught by _clean_environment.
+    home = tempfile.mkdtemp(prefix="mltrail-test-home-")
+    config.stash[_HOME] = home
+    os.environ["HOME"] = home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HOME, None)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+_HOME = pytest.StashKey[str]()
+# Every test has 120 s (pyproject.toml); these kinds have more on a loaded 2-core machine:
+# tests marked slow (many server restarts, gigabytes) and scripts of the real mlflow client
+# (each starts an interpreter that imports mlflow). An explicit timeout marker wins.
+_LONGER_TIMEOUTS = {"slow": 900, "mlflow": 300}
+
+
+# make test runs on both cores (pytest-xdist, --dist loadgroup). Tests of one group run on one
+# worker, one after another: those sharing a session's server and browser (ui) or emulators
+# (cloud) start them once, and the tmpfs mounts of the disk-full tests stay apart.
+_XDIST_GROUPS = {
+    "ui/": "ui",
+    "cloud/": "cloud",
+    "durability/test_disk_full.py": "tmpfs",
+    "durability/test_storage_full.py": "tmpfs",
+}
+_TESTS_DIR = Path(__file__).resolve().parent
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    relative = item.path.resolve().relative_to(_TESTS_DIR).as_posix()
+    for prefix, group in _XDIST_GROUPS.items():
+        if relative.startswith(prefix):
+            return group
+    return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+        if item.get_closest_marker("timeout") is not None:
+            continue
+        for marker, seconds in _LONGER_TIMEOUTS.items():
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(pytest.mark.timeout(seconds))
+                break
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith(("MLTRAIL_", "MLFLOW_")) and not name.startswith(HARNESS_VARIABLES):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MLTRAIL_SPOOL_DIR", str(tmp_path / "spool"))
+    yield
+    touched = Path(os.environ["HOME"]) / ".mltrail"
+    if touched.exists():
+        shutil.rmtree(touched, ignore_errors=True)
+        pytest.fail("The test wrote ~/.mltrail: give it a folder under tmp_path instead")
+
+
+@pytest.fixture
+def app_server(tmp_path: Path) -> Iterator[Callable[..., InProcessServer]]:
+    """Start in-process servers: ``app_server(no_auth=False, ...)`` takes Settings fields.
+
+    The default is ``mltrail server --no-auth`` over a folder store in ``tmp_path``; the
+    returned server's ``url`` works as a tracking URI for every mltrail client.
+    """
+    from mltrail.config import Settings
+
+    with contextlib.ExitStack() as stack:
+
+        def start(**overrides: Any) -> InProcessServer:
+            fields: dict[str, Any] = {
+                "backend_store_uri": str(tmp_path / "server-store"),
+                "no_auth": True,
+                **overrides,
+            }
+            return stack.enter_context(inprocess_server(Settings(**fields)))
+
+        yield start
 
 
 @pytest.fixture
@@ -38,22 +129,22 @@ def sqlite_uri(tmp_path: Path) -> str:
 
 @pytest.fixture
 def postgres_uri() -> Iterator[str]:
-    name = f"mltrail_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(PG_ADMIN_URI, f'CREATE DATABASE "{name}"')
+    """A fresh, empty PostgreSQL database, dropped after the test."""
+    name = databases.new_name()
     try:
-        yield PG_ADMIN_URI.rsplit("/", 1)[0] + f"/{name}"
+        yield databases.create_postgres(name, migrated=False)
     finally:
-        _admin_execute(PG_ADMIN_URI, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        databases.drop_postgres(name)
 
 
 @pytest.fixture
 def mysql_uri() -> Iterator[str]:
-    name = f"mltrail_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(MYSQL_ADMIN_URI, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    """A fresh, empty MariaDB database, dropped after the test."""
+    name = databases.new_name()
     try:
-        yield MYSQL_ADMIN_URI.rstrip("/") + f"/{name}?charset=utf8mb4"
+        yield databases.create_mysql(name, migrated=False)
     finally:
-        _admin_execute(MYSQL_ADMIN_URI, f"DROP DATABASE IF EXISTS `{name}`")
+        databases.drop_mysql(name)
 
 
 @pytest.fixture(
@@ -66,3 +157,41 @@ def mysql_uri() -> Iterator[str]:
 def db_uri(request: pytest.FixtureRequest) -> str:
     """A fresh, empty database on each of the three backends."""
     return str(request.getfixturevalue(f"{request.param}_uri"))
+
+
+@pytest.fixture
+def migrated_sqlite_uri(tmp_path: Path) -> str:
+    return databases.copy_migrated_sqlite(tmp_path / "mltrail.db")
+
+
+@pytest.fixture
+def migrated_postgres_uri() -> Iterator[str]:
+    """A fresh PostgreSQL database at the migration head (a copy of a template)."""
+    name = databases.new_name()
+    try:
+        yield databases.create_postgres(name, migrated=True)
+    finally:
+        databases.drop_postgres(name)
+
+
+@pytest.fixture
+def migrated_mysql_uri() -> Iterator[str]:
+    """A fresh MariaDB database at the migration head (tables recreated from a template)."""
+    name = databases.new_name()
+    try:
+        yield databases.create_mysql(name, migrated=True)
+    finally:
+        databases.drop_mysql(name)
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
+def migrated_db_uri(request: pytest.FixtureRequest) -> str:
+    """A fresh database at the migration head on each of the three backends: for tests of
+    what runs on a schema, not of how the schema is made."""
+    return str(request.getfixturevalue(f"migrated_{request.param}_uri"))

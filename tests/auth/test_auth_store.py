@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from mltrail.errors import (
@@ -22,14 +24,17 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def wired(db_uri: str) -> tuple[AuthService, PermissionService, TrackingService]:
-    store = open_store(db_uri, default_artifact_root="/tmp/mltrail-auth-test")
+def wired(
+    migrated_db_uri: str,
+) -> Iterator[tuple[AuthService, PermissionService, TrackingService]]:
+    store = open_store(migrated_db_uri, default_artifact_root="/tmp/mltrail-auth-test")
     auth_store = SqlAuthStore(store.engine)
-    return (
+    yield (
         AuthService(store=auth_store),
         PermissionService(store=auth_store, default_level=Level.NONE),
         TrackingService(store=store),
     )
+    store.close()
 
 
 def test_users_passwords_and_tokens(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from harness.servers import clean_env
 from mltrail.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,13 +45,6 @@ def invoke(store: str) -> Invoke:
 
 def parse_json(result: Result) -> Any:
     return json.loads(result.stdout)
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without any MLTRAIL_* setting, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLTRAIL_")}
-    env.update(extra)
-    return env
 
 
 def run_module(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from harness.servers import free_port as _free_port
 from mltrail.cli.main import cli
 from mltrail.client.tracking_client import TrackingClient
 from mltrail.entities import Metric
 
 from .conftest import clean_env, parse_json
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

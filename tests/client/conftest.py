@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import mltrail
+from harness.inprocess import InProcessServer
+from harness.servers import free_port as _free_port
 from mltrail.client.fluent.state import reset_state
 from mltrail.client.local import clear_cache
 
@@ -37,14 +39,6 @@ def store_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 @pytest.fixture
 def client(store_dir: Path) -> mltrail.TrackingClient:
     return mltrail.TrackingClient(str(store_dir))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -97,7 +91,19 @@ def server_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def remote(server_url: str, store_dir: Path) -> str:
-    """The fluent API pointed at a live server (the folder store of store_dir is unused)."""
-    mltrail.set_tracking_uri(server_url)
-    return server_url
+def app_url(app_server: Callable[..., InProcessServer], tmp_path: Path) -> str:
+    """The server of ``server_url`` (SQLite, proxied artifacts, no auth), answered in-process
+    for every mltrail client in this process (not for subprocesses: use server_url there)."""
+    server = app_server(
+        backend_store_uri=f"sqlite:///{tmp_path / 'server.db'}",
+        artifacts_destination=str(tmp_path / "server-artifacts"),
+        serve_artifacts=True,
+    )
+    return server.url
+
+
+@pytest.fixture
+def remote(app_url: str, store_dir: Path) -> str:
+    """The fluent API pointed at a server (the folder store of store_dir is unused)."""
+    mltrail.set_tracking_uri(app_url)
+    return app_url

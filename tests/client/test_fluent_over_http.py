@@ -1,4 +1,5 @@
-"""The same fluent workflow against a real tracking server (REST backend, proxied artifacts)."""
+"""The same fluent workflow against a tracking server (REST backend, proxied artifacts), the
+server app answering in-process."""
 
 from __future__ import annotations
 

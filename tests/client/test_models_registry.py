@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 import mltrail
 import mltrail.pyfunc
 import mltrail.sklearn
+from harness.servers import free_port as _free_port
 from mltrail.errors import (
     InvalidParameterValue,
     MltrailError,
@@ -33,10 +34,10 @@ from mltrail.model_entities import LoggedModelStatus
 
 @pytest.fixture(params=["local", "server"])
 def tracking(request: pytest.FixtureRequest, store_dir: Path) -> str:
-    """The fluent API's tracking URI: the folder store, or a live server (no auth)."""
+    """The fluent API's tracking URI: the folder store, or a server (no auth, in-process)."""
     if request.param == "local":
         return str(store_dir)
-    url: str = request.getfixturevalue("server_url")
+    url: str = request.getfixturevalue("app_url")
     mltrail.set_tracking_uri(url)
     return url
 
@@ -374,14 +375,6 @@ def auth_url(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_user(url: str, user: str, code: str) -> Any:

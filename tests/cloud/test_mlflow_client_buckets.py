@@ -82,6 +82,7 @@ def _run_mlflow(url: str, workdir: Path) -> dict[str, object]:
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.mlflow
 @pytest.mark.parametrize("cloud", ["s3", "gs", "az"])
 def test_mlflow_client_through_a_server_on_a_bucket(

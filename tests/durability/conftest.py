@@ -3,9 +3,7 @@ the same port (the spool names the server by its URL), and logging scripts in su
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,21 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.servers import clean_env, free_port
+
 START_TIMEOUT_S = 30.0
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLTRAIL_")}
-    env.update(extra)
-    return env
 
 
 @dataclass

@@ -153,6 +153,7 @@ def _sigkill_rounds(make_server: Any, tmp_path: Path, *, rounds: int) -> None:
     conn.close()
 
 
+@pytest.mark.slow
 def test_server_killed_with_sigkill_during_batches_loses_and_duplicates_nothing(
     make_server: Any, tmp_path: Path
 ) -> None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -43,3 +47,55 @@ class AppTransport(httpx.BaseTransport):
 def app_client(app: Any, *, base_url: str = "http://localhost", **kwargs: Any) -> httpx.Client:
     """A client whose requests ``app`` answers in-process (close it, or use it in ``with``)."""
     return httpx.Client(transport=AppTransport(app), base_url=base_url, **kwargs)
+
+
+@dataclass
+class InProcessServer:
+    """``create_app(settings)`` answering, in-process, every mltrail client built for ``url``.
+
+    ``url`` is a name of its own under ``.localhost`` (a loopback name the server's Host check
+    accepts), mounted in the client's transport seam: ``TrackingClient(url)``,
+    ``mltrail.set_tracking_uri(url)``, the CLI's ``--tracking-uri url`` and the artifact proxy
+    all reach ``app`` without a socket or a process.
+    """
+
+    app: Any
+    settings: Any
+    url: str
+    transport: AppTransport
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """A plain httpx client on the same app (close it, or use it in ``with``)."""
+        return httpx.Client(transport=self.transport, base_url=self.url, **kwargs)
+
+
+@contextmanager
+def inprocess_server(settings: Any) -> Iterator[InProcessServer]:
+    """Build the app from ``settings``, mount it for the clients, and take it down after."""
+    from mltrail.client import rest_http
+    from mltrail.server.app import create_app
+
+    app = create_app(settings)
+    transport = AppTransport(app)
+    url = f"http://app-{uuid.uuid4().hex[:12]}.localhost"
+    rest_http.mount_transport(url, transport)
+    try:
+        yield InProcessServer(app=app, settings=settings, url=url, transport=transport)
+    finally:
+        rest_http.unmount_transport(url)
+        _forget_client_sessions(url)
+        transport.close()
+        services = getattr(app.state, "services", None)
+        engine = getattr(services, "engine", None)
+        if engine is not None:
+            engine.dispose()
+
+
+def _forget_client_sessions(url: str) -> None:
+    """Close the client's cached sessions for ``url`` (they hold the transport)."""
+    from mltrail.client import backends, http_artifacts
+
+    for cache in (backends._rest_backends, backends._rest_models):
+        cache.pop(url, None)
+    for key in [k for k in http_artifacts._sessions if k[0] == url]:
+        http_artifacts._sessions.pop(key).close()

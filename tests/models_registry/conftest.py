@@ -25,8 +25,8 @@ from mltrail.store.sql.store import SqlTrackingStore
 
 
 @pytest.fixture
-def engine(db_uri: str) -> Iterator[Engine]:
-    eng = create_engine_for(db_uri)
+def engine(migrated_db_uri: str) -> Iterator[Engine]:
+    eng = create_engine_for(migrated_db_uri)
     ensure_schema(eng)
     try:
         yield eng

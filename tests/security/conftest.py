@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.servers import free_port as _free_port
 from mltrail.service.auth import AuthService
 from mltrail.store.sql import open_store
 from mltrail.store.sql.auth import SqlAuthStore
@@ -22,15 +23,6 @@ PASSWORDS = {
     "alice": "alice-password-123",
     "bob": "bob-password-1234",
 }
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -4,7 +4,6 @@ outside the server's configured roots, when stored and again when used."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.servers import free_port as _free_port
 from mltrail.client.tracking_client import TrackingClient
 
 MLFLOW = "/api/2.0/mlflow"
@@ -30,13 +30,6 @@ class Server:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

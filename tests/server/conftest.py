@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.inprocess import InProcessServer
+from harness.servers import free_port
 from mltrail.client.rest import RestBackend
 from mltrail.config import Settings
 
 START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -132,3 +126,37 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 def live_server(server_factory: Callable[..., LiveServer]) -> LiveServer:
     """A server with default options over a fresh folder store in ``tmp_path``."""
     return server_factory()
+
+
+@dataclass
+class AppServer:
+    """``create_app`` over the same folder store as ``live_server``, answered in-process: for
+    tests that only talk HTTP to the server (no signals, no access log, no second process)."""
+
+    server: InProcessServer
+    tmp_path: Path
+    backends: list[RestBackend] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def backend(self, **settings: object) -> RestBackend:
+        backend = RestBackend(
+            self.url,
+            settings=Settings(http_max_retries=1, http_timeout=60.0).with_overrides(**settings),
+        )
+        self.backends.append(backend)
+        return backend
+
+
+@pytest.fixture
+def app_live_server(
+    app_server: Callable[..., InProcessServer], tmp_path: Path
+) -> Iterator[AppServer]:
+    served = AppServer(
+        server=app_server(backend_store_uri=str(tmp_path / "store")), tmp_path=tmp_path
+    )
+    yield served
+    for backend in served.backends:
+        backend.close()

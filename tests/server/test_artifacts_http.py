@@ -12,16 +12,17 @@ from mltrail.client.http_artifacts import HttpArtifactRepository
 from mltrail.config import Settings
 from mltrail.errors import InvalidParameterValue, ResourceDoesNotExist
 
-from .conftest import LiveServer
+from .conftest import AppServer, LiveServer
 
 
-def _repo(server: LiveServer, uri: str) -> HttpArtifactRepository:
+def _repo(server: LiveServer | AppServer, uri: str) -> HttpArtifactRepository:
     return HttpArtifactRepository(
         uri, tracking_uri=server.url, settings=Settings(http_max_retries=1)
     )
 
 
-def test_upload_list_download_delete(live_server: LiveServer, tmp_path: Path) -> None:
+def test_upload_list_download_delete(app_live_server: AppServer, tmp_path: Path) -> None:
+    live_server = app_live_server
     api = live_server.backend()
     run = api.create_run(api.create_experiment("arts"))
     repo = _repo(live_server, run.info.artifact_uri)
@@ -100,7 +101,8 @@ def test_path_traversal_is_refused(live_server: LiveServer, path: str) -> None:
     assert httpx.get(url).status_code in (400, 404)
 
 
-def test_client_refuses_hostile_listing_names(live_server: LiveServer) -> None:
+def test_client_refuses_hostile_listing_names(app_live_server: AppServer) -> None:
+    live_server = app_live_server
     with pytest.raises(InvalidParameterValue):
         _repo(live_server, "mlflow-artifacts:/../x").list("")
 

@@ -1,4 +1,5 @@
-"""The TrackingAPI through RestBackend against a real server."""
+"""The TrackingAPI through RestBackend against the server app (in-process; a real server
+where its access log is the evidence)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from mltrail.entities import Metric, Param, RunStatus, RunTag, ViewType
 from mltrail.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from mltrail.wire import columns_of
 
-from .conftest import LiveServer
+from .conftest import AppServer, LiveServer
 
 
-def test_experiments_roundtrip(live_server: LiveServer) -> None:
-    api = live_server.backend()
+def test_experiments_roundtrip(app_live_server: AppServer) -> None:
+    api = app_live_server.backend()
     exp_id = api.create_experiment("churn", tags={"team": "ds"})
     exp = api.get_experiment(exp_id)
     assert exp.name == "churn"
@@ -49,8 +50,8 @@ def test_experiments_roundtrip(live_server: LiveServer) -> None:
     assert len(rest) == 2 and rest.token is None
 
 
-def test_runs_roundtrip(live_server: LiveServer) -> None:
-    api = live_server.backend()
+def test_runs_roundtrip(app_live_server: AppServer) -> None:
+    api = app_live_server.backend()
     exp_id = api.create_experiment("runs")
     chosen = "a" * 32
     run = api.create_run(exp_id, run_name="r1", tags={"t": "1"}, run_id=chosen, start_time=123)
@@ -91,8 +92,8 @@ def test_runs_roundtrip(live_server: LiveServer) -> None:
         api.log_batch(chosen, params=[Param("p", "changed")])
 
 
-def test_batch_of_100k_points_history_and_sampling(live_server: LiveServer) -> None:
-    api = live_server.backend()
+def test_batch_of_100k_points_history_and_sampling(app_live_server: AppServer) -> None:
+    api = app_live_server.backend()
     run_id = api.create_run(api.create_experiment("big")).info.run_id
     now = int(time.time() * 1000)
     points = [Metric(f"k{j}", float(i % 97), now + i, i) for j in range(10) for i in range(10_000)]
@@ -119,16 +120,16 @@ def test_batch_of_100k_points_history_and_sampling(live_server: LiveServer) -> N
     assert summaries["k0"].max == 96.0
 
 
-def test_batch_larger_than_one_request_is_split(live_server: LiveServer) -> None:
-    api = live_server.backend()
+def test_batch_larger_than_one_request_is_split(app_live_server: AppServer) -> None:
+    api = app_live_server.backend()
     run_id = api.create_run(api.create_experiment("huge")).info.run_id
     points = [Metric("x", float(i), 1, i) for i in range(150_000)]
     api.log_batch(run_id, metrics=columns_of(points))
     assert len(api.get_metric_history(run_id, key="x")) == 150_000
 
 
-def test_idempotent_retry_applies_once(live_server: LiveServer) -> None:
-    api = live_server.backend()
+def test_idempotent_retry_applies_once(app_live_server: AppServer) -> None:
+    api = app_live_server.backend()
     run_id = api.create_run(api.create_experiment("idem")).info.run_id
     batch = [Metric("loss", 1.0, 10, 0), Metric("loss", 0.5, 11, 1)]
     api.log_batch(run_id, metrics=columns_of(batch), idempotency_key="batch-1")
@@ -138,8 +139,8 @@ def test_idempotent_retry_applies_once(live_server: LiveServer) -> None:
     assert len(api.get_metric_history(run_id, key="loss")) == 4
 
 
-def test_non_finite_values_roundtrip(live_server: LiveServer) -> None:
-    api = live_server.backend()
+def test_non_finite_values_roundtrip(app_live_server: AppServer) -> None:
+    api = app_live_server.backend()
     run_id = api.create_run(api.create_experiment("nan")).info.run_id
     values = [math.nan, math.inf, -math.inf, 1.5]
     api.log_batch(run_id, metrics=columns_of([Metric("v", v, 1, i) for i, v in enumerate(values)]))

@@ -121,6 +121,7 @@ print(json.dumps({"baseline": baseline, "after_upload": after_upload,
 """
 
 
+@pytest.mark.slow
 def test_two_gigabytes_through_the_client_keep_memory_flat(
     live_server: LiveServer, big_file: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -150,6 +151,7 @@ def test_two_gigabytes_through_the_client_keep_memory_flat(
     assert server_growth <= MAX_GROWTH, f"server grew by {server_growth / MIB:.0f} MiB"
 
 
+@pytest.mark.slow
 def test_two_gigabytes_through_raw_proxy_requests_keep_server_memory_flat(
     live_server: LiveServer, big_file: tuple[Path, str]
 ) -> None:

@@ -13,8 +13,8 @@ ARTIFACT_ROOT = "file:///srv/artifacts"
 
 
 @pytest.fixture
-def store(db_uri: str) -> Iterator[SqlTrackingStore]:
-    opened = open_store(db_uri, default_artifact_root=ARTIFACT_ROOT)
+def store(migrated_db_uri: str) -> Iterator[SqlTrackingStore]:
+    opened = open_store(migrated_db_uri, default_artifact_root=ARTIFACT_ROOT)
     try:
         yield opened
     finally:

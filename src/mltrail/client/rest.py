@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from mltrail.client import rest_codec as codec
@@ -30,6 +30,9 @@ from mltrail.errors import ResourceDoesNotExist
 from mltrail.tracking_api import MetricColumns
 from mltrail.wire import columns_out, split_columns
 
+if TYPE_CHECKING:
+    import httpx
+
 API = "/api/v1"
 # The server's limit per request; larger batches are sent in parts.
 MAX_POINTS_PER_REQUEST = 100_000
@@ -43,10 +46,14 @@ def _seg(value: str) -> str:
 class RestBackend:
     """Every TrackingAPI operation as one (or, for huge batches, a few) HTTP requests."""
 
-    def __init__(self, uri: str, *, settings: Settings) -> None:
+    def __init__(
+        self, uri: str, *, settings: Settings, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        """``transport`` answers the requests instead of the network (see
+        :class:`~mltrail.client.rest_http.HttpSession`)."""
         self.uri = uri.rstrip("/")
         self.settings = settings
-        self.http = HttpSession(self.uri, settings=settings)
+        self.http = HttpSession(self.uri, settings=settings, transport=transport)
 
     def close(self) -> None:
         self.http.close()

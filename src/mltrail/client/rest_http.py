@@ -9,6 +9,12 @@ With ``MLTRAIL_OFFLINE=1`` no request leaves the machine: the session answers fr
 offline spool (:mod:`mltrail.client.offline`). At interpreter exit
 (:func:`give_up_after`) retries stop at a deadline, so a process whose server is gone
 exits in bounded time.
+
+The transport seam: like ``httpx.Client``, a session takes ``transport=``, and transports
+mounted for a server URL (:func:`mount_transport`, httpx's ``mounts=`` for the whole process)
+answer every session later built for that URL, including those the fluent API, the
+artifact proxy and the CLI build from a tracking URI. Tests mount an ASGI app there to drive
+a server in-process; without a mount a session talks to the network as it always did.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -33,6 +40,35 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 507})
 _TRANSPORT_ERRORS = (httpx.TransportError,)
 # Monotonic time after which no request is retried any more (set at interpreter exit).
 _give_up_at: float | None = None
+# Transports mounted per server origin ("scheme://host:port", lower case).
+_mounts: dict[str, httpx.BaseTransport] = {}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def mount_transport(url: str, transport: httpx.BaseTransport) -> None:
+    """Send the requests of sessions later built for ``url``'s origin through ``transport``.
+
+    Sessions that exist already keep their transport; the caller owns ``transport``.
+    """
+    _mounts[_origin(url)] = transport
+
+
+def unmount_transport(url: str) -> None:
+    _mounts.pop(_origin(url), None)
+
+
+@contextmanager
+def mounted_transport(url: str, transport: httpx.BaseTransport) -> Iterator[None]:
+    """:func:`mount_transport` for the duration of a ``with`` block."""
+    mount_transport(url, transport)
+    try:
+        yield
+    finally:
+        unmount_transport(url)
 
 
 def give_up_after(seconds: float) -> None:
@@ -113,7 +149,10 @@ class HttpSession:
         *,
         settings: Settings,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``transport`` replaces the network (httpx's ``transport=``); without it a
+        transport mounted for ``base_url`` (:func:`mount_transport`) does."""
         self.base_url = base_url.rstrip("/")
         self.max_retries = max(0, settings.http_max_retries)
         self.timeout = settings.http_timeout
@@ -121,11 +160,13 @@ class HttpSession:
         auth, headers = _auth(settings)
         headers["User-Agent"] = f"mltrail/{__version__}"
         self.offline = settings.offline
-        transport: httpx.BaseTransport | None = None
         if self.offline:
+            # Offline means nothing leaves the process, whatever else was configured.
             from mltrail.client.offline import OfflineTransport
 
             transport = OfflineTransport(self.base_url, settings=settings)
+        elif transport is None:
+            transport = _mounts.get(_origin(self.base_url))
         self.client = httpx.Client(
             transport=transport,
             base_url=self.base_url,
