@@ -89,8 +89,21 @@ def locate_backend(settings: Settings) -> Backend:
 
 
 def served_destination(settings: Settings, backend: Backend) -> str:
-    """Where the artifact proxy stores files (``mlflow-artifacts:/`` locations)."""
-    return settings.artifacts_destination.strip() or (
+    """Where the artifact proxy stores files (``mlflow-artifacts:/`` locations).
+
+    ``--artifacts-destination`` if given. Else a bucket or folder given as
+    ``--default-artifact-root`` (MLflow's own command line, ``mlflow server
+    --default-artifact-root gs://bucket``): with the proxy on, that root is where the proxy
+    puts the files, at the very paths MLflow would use, and clients need no cloud credentials.
+    Else the folder store's own ``artifacts/``, or ``./mlartifacts`` beside a database.
+    """
+    explicit = settings.artifacts_destination.strip()
+    if explicit:
+        return explicit
+    root = settings.default_artifact_root.strip()
+    if root and not _is_proxied(root):
+        return root
+    return (
         backend.own_artifacts
         if backend.is_folder
         else str(Path.cwd() / DEFAULT_SERVED_ARTIFACTS_DIR)
@@ -103,23 +116,24 @@ def new_experiment_root(settings: Settings, backend: Backend) -> str:
     As MLflow's ``resolve_default_artifact_root``: an explicit ``--default-artifact-root``
     is used whether or not artifacts are served (clients then write to it directly, or
     through the proxy when it is an ``mlflow-artifacts:`` URI, which the proxy resolves
-    against ``--artifacts-destination``); without one, ``mlflow-artifacts:/`` when serving,
-    else the folder store's own ``artifacts/``.
+    against ``--artifacts-destination``) — except that a root given while the proxy is on and
+    no ``--artifacts-destination`` is given becomes the proxy's destination (see
+    :func:`served_destination`), so new experiments get ``mlflow-artifacts:/`` and the files
+    still land under that root. Without a root: ``mlflow-artifacts:/`` when serving, else the
+    folder store's own ``artifacts/``.
     """
     explicit = settings.default_artifact_root.strip()
-    if explicit:
+    if explicit and _is_proxied(explicit):
         proxied_prefix = urlsplit(explicit).path.strip("/")
-        if (
-            urlsplit(explicit).scheme in PROXIED_URI_SCHEMES
-            and proxied_prefix
-            and not settings.no_auth
-        ):
+        if proxied_prefix and not settings.no_auth:
             # Permissions map the first folder under the destination to an experiment.
             raise ConfigurationError(
                 f"--default-artifact-root {explicit!r}: with authentication on, a proxied root "
                 "cannot have a path; use mlflow-artifacts:/ and point --artifacts-destination "
                 f"at <destination>/{proxied_prefix} instead"
             )
+        return explicit
+    if explicit and not (settings.serve_artifacts and not settings.artifacts_destination.strip()):
         return explicit
     if settings.serve_artifacts:
         return PROXY_ARTIFACT_ROOT
@@ -129,6 +143,25 @@ def new_experiment_root(settings: Settings, backend: Backend) -> str:
         "--default-artifact-root is required with --no-serve-artifacts and a database "
         "backend store (where should clients write artifacts?)"
     )
+
+
+def describe_artifacts(settings: Settings) -> str:
+    """Where artifacts go, in one line for the server's start-up banner."""
+    backend = locate_backend(settings)
+    root = new_experiment_root(settings, backend)
+    if not settings.serve_artifacts:
+        return f"clients write directly to {root} (they need credentials for it)"
+    served = f"proxied to {served_destination(settings, backend)} (clients need no credentials)"
+    if _is_proxied(root):
+        return served
+    return (
+        f"new experiments at {root}: clients write there directly (they need credentials "
+        f"for it); {served} for mlflow-artifacts:/ locations"
+    )
+
+
+def _is_proxied(uri: str) -> bool:
+    return urlsplit(uri).scheme in PROXIED_URI_SCHEMES
 
 
 def open_database(db_uri: str) -> Engine:

@@ -117,3 +117,43 @@ def test_proxied_mode_clients_need_no_cloud_credentials(
         out = _gc("--backend-store-uri", server.db_uri, "--artifacts-destination", destination)
         assert f"Removed artifacts mlflow-artifacts:/{exp}/{run_id}/artifacts" in out
         assert bucket.keys() == []
+
+
+@pytest.mark.parametrize("cloud", ["gs", "s3"])
+def test_mlflows_own_command_line_puts_artifacts_in_the_bucket(
+    cloud: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mlflow server --backend-store-uri sqlite:///mltrail.db --default-artifact-root
+    gs://bucket`, as a set-up guide writes it: the bucket receives the files (through the
+    proxy, so clients need no cloud keys) and the start-up banner says where they go."""
+    bucket = new_bucket(cloud, request)
+    args = ["--default-artifact-root", bucket.url]
+    with start_bucket_server(args, tmp_path=tmp_path, env=bucket.env) as server:
+        _no_cloud_credentials(monkeypatch, tmp_path)
+        assert f"Artifacts: proxied to {bucket.url} (clients need no credentials)" in server.log()
+        client = TrackingClient(server.url)
+        exp = client.create_experiment("guide")
+        run_id = client.create_run(exp).info.run_id
+        client.log_text(run_id, "weights", "model/model.bin")
+        client.log_text(run_id, "flavors: {}\n", "model/MLmodel")
+        # Exactly where MLflow's server would have written them.
+        prefix = f"{exp}/{run_id}/artifacts"
+        assert bucket.keys() == [f"{prefix}/model/MLmodel", f"{prefix}/model/model.bin"]
+        assert not (tmp_path / "mlartifacts").exists()
+        local = Path(client.download_artifacts(run_id, "model/model.bin", tmp_path / "dl"))
+        assert local.read_text() == "weights"
+
+
+def test_the_banner_says_when_clients_write_directly(tmp_path: Path) -> None:
+    from mltrail.composition import describe_artifacts
+    from mltrail.config import Settings
+
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    direct = Settings(backend_store_uri=store, serve_artifacts=False,
+                      default_artifact_root="s3://b/root")  # fmt: skip
+    assert describe_artifacts(direct) == (
+        "clients write directly to s3://b/root (they need credentials for it)"
+    )
+    both = Settings(backend_store_uri=store, default_artifact_root="s3://b/root",
+                    artifacts_destination=str(tmp_path / "served"))  # fmt: skip
+    assert describe_artifacts(both).startswith("new experiments at s3://b/root: clients write")

@@ -122,6 +122,9 @@ def serve(settings: Settings) -> None:
     sock = bind_socket(settings.host, settings.port)
     scheme = "https" if settings.ssl_certfile else "http"
     port = sock.getsockname()[1]
+    from mltrail.composition import describe_artifacts
+
+    logger.info("Artifacts: %s", describe_artifacts(settings))
     logger.info(
         "mltrail server %s listening on %s://%s:%d%s (%d worker%s)",
         _version(),
