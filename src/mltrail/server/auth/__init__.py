@@ -64,7 +64,12 @@ def install_auth(app: FastAPI, services: Services) -> None:
     app.include_router(views_account.router)
     app.include_router(views_admin.router)
     app.include_router(views_groups.router)
-    app.add_middleware(AuthMiddleware, router=app.router, auth=state.auth)
+    app.add_middleware(
+        AuthMiddleware,
+        router=app.router,
+        auth=state.auth,
+        cache_seconds=services.settings.auth_cache_seconds,
+    )
 
 
 def _declare_framework_routes(app: FastAPI) -> None:
