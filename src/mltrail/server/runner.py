@@ -175,7 +175,7 @@ def _check_in_a_child(settings: Settings) -> None:
         try:
             from mltrail.server.app import create_app
 
-            create_app(settings).state.services.engine.dispose()
+            create_app(settings, background_jobs=False).state.services.engine.dispose()
         except MltrailError as exc:
             os.write(write_end, exc.message.encode())
             status = 1
