@@ -336,7 +336,9 @@ class FailureCounts:
 login_failures = Table(
     "login_failures",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("username", String(256), nullable=False),
     Column("address", String(64), nullable=False),
     Column("failed_at", BigInteger, nullable=False),

@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.Column("failed_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_login_failures"),
     )
-    op.create_index(
-        "ix_login_failures_username", "login_failures", ["username", "failed_at"]
-    )
+    op.create_index("ix_login_failures_username", "login_failures", ["username", "failed_at"])
     op.create_index("ix_login_failures_address", "login_failures", ["address", "failed_at"])
     op.create_table(
         "login_slots",

@@ -35,7 +35,9 @@ class SqlThrottleStore:
 
     def record_failure(self, *, username: str, address: str, at: int) -> None:
         def work(conn: Connection) -> None:
-            conn.execute(insert(login_failures).values(username=username, address=address, failed_at=at))
+            conn.execute(
+                insert(login_failures).values(username=username, address=address, failed_at=at)
+            )
 
         run_write(self.engine, work)
 
