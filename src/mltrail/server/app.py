@@ -29,6 +29,7 @@ from mltrail.server.observability import (
     MetricsMiddleware,
     install_observability,
 )
+from mltrail.server.readiness import Readiness, install_readiness
 from mltrail.version import __version__
 
 # The MLflow adapter's artifact upload route streams too.
@@ -101,6 +102,14 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = True
     app.state.services = services
     install_error_handlers(app)
     recorder = install_observability(app, multiprocess_dir=settings.metrics_dir or None)
+    install_readiness(
+        app,
+        Readiness(
+            engine=services.engine,
+            settings=settings,
+            artifact_root=services.artifacts.destination.root if services.artifacts else None,
+        ),
+    )
     app.include_router(build_router())
     _install_mlflow_adapter(app)
     app.include_router(ui.router())
