@@ -70,15 +70,20 @@ class Fleet:
 
     def add_replica(self, *, workers: int = 1, source: Path | None = None) -> Replica:
         port = free_port()
+        args = replica_args(
+            port=port,
+            backend_store_uri=self.db_uri,
+            artifacts_destination=self.destination,
+            workers=workers,
+        )
+        if source is not None:
+            # Earlier versions take it from MLTRAIL_FORWARDED_ALLOW_IPS only (set in env).
+            at = args.index("--forwarded-allow-ips")
+            del args[at : at + 2]
         replica = Replica(
             name=f"replica{len(self.replicas)}",
             port=port,
-            args=replica_args(
-                port=port,
-                backend_store_uri=self.db_uri,
-                artifacts_destination=self.destination,
-                workers=workers,
-            ),
+            args=args,
             workdir=self.workdir,
             env=self.env,
             source=source,
@@ -134,7 +139,9 @@ def fleet_factory(
         source: Path | None = None,
         start: bool = True,
     ) -> Fleet:
-        env = clean_env({**s3.env(), **(extra_env or {})})
+        env = clean_env(
+            {**s3.env(), "MLTRAIL_FORWARDED_ALLOW_IPS": "127.0.0.1", **(extra_env or {})}
+        )
         fleet = Fleet(postgres_uri, s3.new_bucket(), env, tmp_path)
         made.append(fleet)
         for count in workers:
