@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 DEMO_PORT ?= 5000
 
-.PHONY: install install-mlflow install-browser install-test-tools install-azurite demo test check lint format bench clean
+.PHONY: install install-mlflow install-browser install-test-tools install-nginx install-azurite demo test check lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ install-browser:
 install-test-tools:
 	bash scripts/install-test-tools.sh
 
+# Debian's nginx for the fleet tests (the load balancer in front of the replicas).
+install-nginx:
+	bash scripts/install-nginx.sh
+
 # The version and every dependency are pinned by scripts/azurite/package-lock.json.
 install-azurite: $(AZURITE_DIR)/.installed
 
@@ -58,7 +62,7 @@ demo: install
 	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/  (Ctrl-C to stop)"
 	$(VENV)/bin/mltrail ui --port $(DEMO_PORT)
 
-test: install install-mlflow install-browser install-test-tools install-azurite
+test: install install-mlflow install-browser install-test-tools install-azurite install-nginx
 	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python \
 	MLTRAIL_TEST_AZURITE=$(abspath $(AZURITE_DIR))/node_modules/.bin/azurite-blob \
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)

@@ -181,13 +181,18 @@ def open_database(db_uri: str) -> Engine:
 def open_auth(engine: Engine, settings: Settings) -> AuthState:
     """Users, tokens, sessions and permissions over the tracking database."""
     from mltrail.service.auth import AuthService
+    from mltrail.service.login_throttle import LoginThrottle, ThrottleLimits
     from mltrail.service.permissions import Level, PermissionService
     from mltrail.store.sql.auth import SqlAuthStore
+    from mltrail.store.sql.login_throttle import SqlThrottleStore
 
     store = SqlAuthStore(engine)
     default = Level.parse(settings.default_permission or "NONE")
+    # Failed logins are counted in the database: every server process on it shares one budget.
+    limits = ThrottleLimits(slow_interval_seconds=settings.login_slow_interval_seconds)
+    throttle = LoginThrottle(SqlThrottleStore(engine), limits)
     return AuthState(
-        auth=AuthService(store=store),
+        auth=AuthService(store=store, throttle=throttle),
         permissions=PermissionService(store=store, default_level=default),
     )
 

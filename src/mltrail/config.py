@@ -70,6 +70,14 @@ class Settings:
     default_permission: str = "NONE"
     admin_password: str = ""
     forwarded_allow_ips: tuple[str, ...] = ()
+    # How long a server process trusts a verified Basic password or token without asking the
+    # database again: the bound on how late a revoked token stops working on every replica.
+    auth_cache_seconds: float = 5.0
+    # Once a user's failed logins pass the ceiling, addresses that already failed for that
+    # user share one password try per this many seconds (see service/login_throttle.py).
+    login_slow_interval_seconds: float = 1.0
+    # On SIGTERM, requests in flight get this long to finish before they are cancelled.
+    graceful_shutdown_seconds: float = 30.0
     # Temporary upload files (.<name>.part-<id>) untouched this long are leftovers of a killed
     # server; they are removed at server start and by `mltrail gc`.
     stale_upload_seconds: int = 3600

@@ -111,6 +111,13 @@ class TooManyRequests(MltrailError):
     code = "REQUEST_LIMIT_EXCEEDED"
     status = 429
 
+    def __init__(
+        self, message: str, *, retry_after: int | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        # Seconds after which trying again may succeed (the Retry-After header), if known.
+        self.retry_after = retry_after
+
 
 class TemporarilyUnavailable(MltrailError):
     """The database or another dependency is down; retrying later may succeed."""

@@ -11,10 +11,9 @@ from mltrail.errors import (
     PermissionDenied,
     ResourceAlreadyExists,
     ResourceDoesNotExist,
-    TooManyRequests,
     Unauthenticated,
 )
-from mltrail.service.auth import AuthService, LoginThrottle, ThrottleLimits
+from mltrail.service.auth import AuthService
 from mltrail.service.permissions import Level, PermissionService, Principal
 from mltrail.service.tracking import TrackingService
 from mltrail.store.sql import open_store
@@ -105,21 +104,6 @@ def test_htpasswd_import_and_rehash(
     auth.authenticate_password("dave", PASSWORD, address="x")
     assert auth.get_user("dave").password_hash.startswith("$argon2id$")
     auth.authenticate_password("dave", PASSWORD, address="x")
-
-
-def test_throttle_per_user_and_address() -> None:
-    clock = [0.0]
-    throttle = LoginThrottle(
-        ThrottleLimits(per_user=3, per_address=5, window_seconds=60), clock=lambda: clock[0]
-    )
-    for _ in range(3):
-        throttle.check(username="u", address="1")
-        throttle.failed(username="u", address="1")
-    with pytest.raises(TooManyRequests):
-        throttle.check(username="u", address="2")
-    throttle.check(username="v", address="2")
-    clock[0] = 61
-    throttle.check(username="u", address="1")
 
 
 def test_grants_and_filtered_search(

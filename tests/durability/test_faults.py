@@ -41,11 +41,13 @@ def _new_run(url: str, experiment: str = "0") -> str:
 
 
 class _LosingProxy:
-    """Forwards to the server; the first time it sees each batch, it lets the server commit
-    it and then drops the connection instead of answering."""
+    """Forwards to the server; the first time it sees each batch (each request to a path
+    ending in one of ``drop_suffixes``), it lets the server commit it and then drops the
+    connection instead of answering."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, drop_suffixes: tuple[str, ...] = ("/batch",)) -> None:
         self.target = target
+        self.drop_suffixes = drop_suffixes
         self.dropped = 0
         self.forwarded = 0
         self._seen: set[bytes] = set()
@@ -70,7 +72,7 @@ class _LosingProxy:
                 )
                 with proxy._lock:
                     proxy.forwarded += 1
-                    drop = self.path.endswith("/batch") and body not in proxy._seen
+                    drop = self.path.endswith(proxy.drop_suffixes) and body not in proxy._seen
                     if drop:
                         proxy._seen.add(body)
                         proxy.dropped += 1

@@ -590,11 +590,42 @@ def _read_0004(engine: Engine) -> None:
     assert (model.user, model.group, model.signed_in) == (3, 1, None)
 
 
+# -- 0005: failed logins and slow-try slots of the login throttle ---------------------------
+_login_failures = _t("login_failures", "username", "address", "failed_at")
+_login_slots = _t("login_slots", "username", "next_at")
+FAILURE_ROWS = [
+    {"username": "alice", "address": "198.51.100.7", "failed_at": T0 + 1},
+    {"username": "alice", "address": "2001:db8:1:2::/64", "failed_at": T0 + 2},
+    {"username": "~" + "f" * 64, "address": "unknown", "failed_at": T0 + 3},
+]
+
+
+def _insert_0005(conn: Connection) -> None:
+    _insert(conn, _login_failures, FAILURE_ROWS)
+    _insert(conn, _login_slots, [{"username": "alice", "next_at": T0 + 1000}])
+
+
+def _check_0005(conn: Connection) -> None:
+    assert _rows(conn, _login_failures, "failed_at") == _values(FAILURE_ROWS)
+    assert _rows(conn, _login_slots, "username") == [("alice", T0 + 1000)]
+
+
+def _read_0005(engine: Engine) -> None:
+    from mltrail.store.sql.login_throttle import SqlThrottleStore
+
+    store = SqlThrottleStore(engine)
+    counts = store.failure_counts(username="alice", address="198.51.100.7", since=T0)
+    assert (counts.pair, counts.user, counts.address) == (1, 2, 1)
+    assert not store.claim_slot(username="alice", now=T0 + 999, interval_ms=1000)
+    assert store.claim_slot(username="alice", now=T0 + 1000, interval_ms=1000)
+
+
 SEEDS: dict[str, Seed] = {
     "0001": Seed(_insert_0001, _check_0001, _read_0001),
     "0002": Seed(_insert_0002, _check_0002, _read_0002),
     "0003": Seed(_insert_0003, _check_0003, _read_0003),
     "0004": Seed(_insert_0004, _check_0004, _read_0004),
+    "0005": Seed(_insert_0005, _check_0005, _read_0005),
 }
 
 

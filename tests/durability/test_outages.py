@@ -70,7 +70,7 @@ def test_postgres_restart_under_load_gives_503_then_recovers(
         _cluster("stop")
         try:
             started = time.monotonic()
-            answer = httpx.get(f"{server.url}/health", timeout=30)
+            answer = httpx.get(f"{server.url}/ready", timeout=30)
             assert answer.status_code == 503
             assert time.monotonic() - started < 10  # an answer, not a hang
             refused = httpx.get(f"{server.url}/api/v1/runs/{run_id}", timeout=30)
@@ -89,7 +89,7 @@ def test_postgres_restart_under_load_gives_503_then_recovers(
     assert synced.returncode == 0, synced.stderr
     # Recovered by itself: same server process, every point once.
     assert server.process is not None and server.process.poll() is None
-    assert httpx.get(f"{server.url}/health", timeout=30).status_code == 200
+    assert httpx.get(f"{server.url}/ready", timeout=30).status_code == 200
     assert count_points(server.url, run_id, "loss") == 30_000
     backend.close()
     # The pool replaced its dead connections instead of piling up new ones.

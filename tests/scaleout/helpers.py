@@ -29,11 +29,9 @@ POINTS_PER_RUN = 40  # 20 through the mltrail client, 20 through raw MLflow call
 
 
 def worker_pids(server: LiveServer) -> list[int]:
-    """Child processes of the server (its uvicorn workers), read from /proc."""
+    """Child processes of the server: its forked workers, read from /proc."""
     pid = server.process.pid
-    children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    # multiprocessing's resource tracker is a child too; workers run spawn_main.
-    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 @dataclass

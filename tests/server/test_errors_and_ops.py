@@ -200,9 +200,12 @@ def test_database_down_is_503(server_factory, postgres_uri: str) -> None:  # typ
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
-    health = httpx.get(f"{server.url}/health")
-    assert health.status_code == 503
-    assert name not in health.text
+    # The process is alive (liveness), but not ready to serve (readiness).
+    assert httpx.get(f"{server.url}/health").text == "OK"
+    ready = httpx.get(f"{server.url}/ready")
+    assert ready.status_code == 503
+    assert ready.json()["database"] == "unavailable"
+    assert name not in ready.text
     answer = httpx.get(f"{server.url}{V1}/experiments/1")
     _error(answer, 503, "TEMPORARILY_UNAVAILABLE")
     assert " 500 " not in server.log()

@@ -90,8 +90,10 @@ def gc_command(
     from mltrail.artifacts import open_artifact_store
     from mltrail.composition import locate_backend, open_database, served_destination
     from mltrail.config import load_settings
+    from mltrail.errors import TemporarilyUnavailable
     from mltrail.service.gc import collect_garbage, parse_age
     from mltrail.store.sql.gc import SqlGarbageStore
+    from mltrail.store.sql.locks import GC_JOB, STALE_UPLOADS_JOB, job_lock
 
     settings = load_settings()
     age_ms = parse_age(older_than) if older_than is not None else None
@@ -103,18 +105,27 @@ def gc_command(
     destination = open_artifact_store(served_destination(settings, backend), settings=settings)
     engine = open_database(backend.db_uri)
     try:
-        report = collect_garbage(
-            SqlGarbageStore(engine),
-            open_store=lambda uri: open_artifact_store(uri, settings=settings),
-            artifacts_destination=destination,
-            older_than_ms=age_ms,
-            experiment_ids=_csv(experiment_ids),
-            run_ids=_csv(run_ids),
-            dry_run=dry_run,
-        )
+        # One gc at a time per database, whichever machine runs it (a dry run changes nothing).
+        with job_lock(engine, GC_JOB) as mine:
+            if not mine and not dry_run:
+                raise TemporarilyUnavailable(
+                    "Another `mltrail gc` is running on this database; try again once it is done"
+                )
+            report = collect_garbage(
+                SqlGarbageStore(engine),
+                open_store=lambda uri: open_artifact_store(uri, settings=settings),
+                artifacts_destination=destination,
+                older_than_ms=age_ms,
+                experiment_ids=_csv(experiment_ids),
+                run_ids=_csv(run_ids),
+                dry_run=dry_run,
+            )
+            with job_lock(engine, STALE_UPLOADS_JOB) as uploads_mine:
+                # A starting server may be removing them right now: then it does the work.
+                if uploads_mine:
+                    _remove_interrupted_uploads(destination, report=report, settings=settings)
     finally:
         engine.dispose()
-    _remove_interrupted_uploads(destination, report=report, settings=settings)
     if output_format == "json":
         echo_json(report)
     else:

@@ -89,6 +89,13 @@ def _run(**overrides: Any) -> None:
     help="Comma-separated origins allowed to call the API from a browser (no wildcard).",
 )
 @click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    metavar="ADDRESSES",
+    help="Comma-separated addresses (or networks) of reverse proxies whose X-Forwarded-For "
+    "and X-Forwarded-Proto headers are trusted. [default: 127.0.0.1]",
+)
+@click.option(
     "--no-auth",
     "no_auth",
     is_flag=True,
@@ -114,6 +121,7 @@ def server_command(
     ssl_keyfile: str | None,
     allowed_hosts: str | None,
     cors_allowed_origins: str | None,
+    forwarded_allow_ips: str | None,
     no_auth: bool | None,
     default_permission: str | None,
 ) -> None:
@@ -137,6 +145,7 @@ def server_command(
         ssl_keyfile=ssl_keyfile,
         allowed_hosts=_csv(allowed_hosts),
         cors_allowed_origins=_csv(cors_allowed_origins),
+        forwarded_allow_ips=_csv(forwarded_allow_ips),
     )
 
 

@@ -141,7 +141,9 @@ class RestBackend:
             "tags": dict(tags or {}),
             "run_name": run_name,
             "user_id": user_id,
-            "run_id": run_id,
+            # Chosen here, so that a retry after a lost answer (a server restarted under the
+            # request) returns the run the first attempt created instead of a second one.
+            "run_id": run_id or uuid.uuid4().hex,
         }
         return codec.run_in(self.http.call("POST", f"{API}/runs", json_body=body)["run"])
 

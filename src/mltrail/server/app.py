@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from mltrail.composition import Services, build_services
 from mltrail.config import Settings, load_settings
@@ -28,6 +29,7 @@ from mltrail.server.observability import (
     MetricsMiddleware,
     install_observability,
 )
+from mltrail.server.readiness import Readiness, install_readiness
 from mltrail.version import __version__
 
 # The MLflow adapter's artifact upload route streams too.
@@ -42,7 +44,11 @@ _log = logging.getLogger("mltrail.server")
 
 def start_stale_upload_cleanup(services: Services) -> threading.Thread | None:
     """Remove leftovers of uploads a killed server left in a local destination, in the
-    background so that a large destination does not delay the start."""
+    background so that a large destination does not delay the start.
+
+    Every server process starts this; the database-wide job lock lets one of them (per
+    database) do the work while the others skip it.
+    """
     destination = services.artifacts.destination if services.artifacts is not None else None
     cleanup = getattr(destination, "remove_stale_uploads", None)
     if cleanup is None:
@@ -50,9 +56,15 @@ def start_stale_upload_cleanup(services: Services) -> threading.Thread | None:
     seconds = services.settings.stale_upload_seconds
 
     def run() -> None:
+        from mltrail.store.sql.locks import STALE_UPLOADS_JOB, job_lock
+
         try:
-            removed = cleanup(older_than_seconds=seconds)
-        except OSError as exc:
+            with job_lock(services.engine, STALE_UPLOADS_JOB) as mine:
+                if not mine:
+                    _log.info("Another server process is removing interrupted uploads")
+                    return
+                removed = cleanup(older_than_seconds=seconds)
+        except (OSError, SQLAlchemyError) as exc:
             _log.warning("Could not clean up interrupted uploads: %s", exc)
             return
         if removed:
@@ -63,14 +75,17 @@ def start_stale_upload_cleanup(services: Services) -> threading.Thread | None:
     return thread
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, background_jobs: bool = True) -> FastAPI:
+    """The application; ``background_jobs=False`` builds it without starting the start-up
+    cleanup (the multi-worker supervisor's settings check, whose app never serves)."""
     settings = settings if settings is not None else load_settings()
     services = build_services(settings)
     if services.auth is not None:
         from mltrail.server.auth import ensure_admin
 
         ensure_admin(services.auth, settings)
-    start_stale_upload_cleanup(services)
+    if background_jobs:
+        start_stale_upload_cleanup(services)
     app = FastAPI(
         title="mltrail",
         version=__version__,
@@ -87,6 +102,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     recorder = install_observability(app, multiprocess_dir=settings.metrics_dir or None)
+    install_readiness(
+        app,
+        Readiness(
+            engine=services.engine,
+            settings=settings,
+            artifact_root=services.artifacts.destination.root if services.artifacts else None,
+        ),
+    )
     app.include_router(build_router())
     _install_mlflow_adapter(app)
     app.include_router(ui.router())

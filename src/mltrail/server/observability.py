@@ -1,4 +1,5 @@
-"""Operational endpoints: ``/health``, ``/version`` and ``/metrics`` (Prometheus text format).
+"""Operational endpoints: ``/health`` (liveness), ``/version`` and ``/metrics`` (Prometheus text
+format); ``/ready`` is in :mod:`mltrail.server.readiness`.
 
 The request counter and latency histogram are kept per route template (``/api/v1/runs/{run_id}``,
 not the concrete path, so that the number of series stays bounded) and status code, with
@@ -12,12 +13,9 @@ import time
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
-from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mltrail.server.access import access
-from mltrail.server.services import services_of
-from mltrail.server.threads import run_blocking
 from mltrail.version import __version__
 
 logger = logging.getLogger("mltrail.server")
@@ -137,26 +135,15 @@ class MetricsMiddleware:
 router = APIRouter(tags=["operations"])
 
 
-def _ping_database(request: Request) -> None:
-    with services_of(request).engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
-
-
 @router.get(
     "/health",
     response_class=PlainTextResponse,
-    summary="Liveness (also checks the database)",
+    summary="Liveness: the process answers (see /ready for the database and artifacts)",
     openapi_extra=access("public"),
 )
-async def health(request: Request) -> Response:
-    try:
-        await run_blocking(_ping_database, request)
-    except Exception as exc:
-        # The detail may name the database server: log it, do not answer it.
-        logger.warning("health check: database unavailable: %s", exc)
-        return PlainTextResponse(
-            "UNAVAILABLE: the tracking database does not answer", status_code=503
-        )
+async def health() -> Response:
+    # Liveness only: a database outage must not get every replica restarted by its
+    # supervisor at once; /ready says whether this one can serve.
     return PlainTextResponse("OK")
 
 

@@ -1,4 +1,9 @@
-"""Starting the server: socket, uvicorn (one process or several workers), TLS, shutdown.
+"""Starting the server: socket, uvicorn (one process, or forked workers under
+:mod:`mltrail.server.supervisor`), TLS, graceful shutdown.
+
+On SIGTERM or SIGINT the server stops accepting connections, lets the requests in flight
+finish within ``graceful_shutdown_seconds`` (``MLTRAIL_GRACEFUL_SHUTDOWN_SECONDS``, 30 by
+default), and exits with status 0.
 
 Multi-worker latency: uvicorn's own multi-process mode binds its listening socket with
 ``socket.socket(family)``, whose ``proto`` is 0. asyncio only sets TCP_NODELAY on accepted
@@ -11,7 +16,6 @@ inherit it, in every worker), so asyncio turns Nagle off as it does for one proc
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import shutil
@@ -22,14 +26,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from mltrail.config import ENV_PREFIX, Settings
+from mltrail.config import Settings
 from mltrail.errors import ConfigurationError, MltrailError
 from mltrail.server.middleware import is_loopback
 
 logger = logging.getLogger("mltrail.server")
-
-APP_FACTORY = "mltrail.server.app:create_app_from_environment"
-GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -45,26 +46,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise ConfigurationError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.set_inheritable(True)
     return sock
-
-
-def settings_to_environment(settings: Settings) -> dict[str, str]:
-    """``MLTRAIL_*`` variables that reproduce ``settings`` in a worker process."""
-    env: dict[str, str] = {}
-    defaults = Settings()
-    for f in dataclasses.fields(Settings):
-        if f.name == "extra":
-            continue
-        value = getattr(settings, f.name)
-        if value == getattr(defaults, f.name):
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, tuple):
-            text = ",".join(value)
-        else:
-            text = str(value)
-        env[ENV_PREFIX + f.name.upper()] = text
-    return env
 
 
 def _check(settings: Settings) -> None:
@@ -84,7 +65,7 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "workers": settings.workers,
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
         "lifespan": "off",
         "server_header": False,
     }
@@ -98,19 +79,28 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 def serve(settings: Settings) -> None:
     """Run the server until SIGTERM/SIGINT; returns after a graceful shutdown."""
-    import uvicorn
-
     from mltrail.server.logs import configure_logging
 
     configure_logging()
     _check(settings)
+    cleanups: list[Callable[[], None]] = []
+    try:
+        _serve(settings, cleanups)
+    finally:
+        for cleanup in cleanups:
+            cleanup()
+
+
+def _serve(settings: Settings, cleanups: list[Callable[[], None]]) -> None:
+    import uvicorn
+
     app: Any = None
     if settings.workers == 1:
         from mltrail.server.app import create_app
 
         app = create_app(settings)
     else:
-        _check_in_a_child(settings)
+        settings = _prepare_workers(settings, cleanups)
     if settings.no_auth and not is_loopback(settings.host):
         logger.warning(
             "\n%s\n  WARNING: authentication is OFF (--no-auth) and the server listens on %s.\n"
@@ -138,37 +128,43 @@ def serve(settings: Settings) -> None:
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with
     # a handler of our own in place, that ends this function normally (exit status 0).
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
-    cleanups: list[Callable[[], None]] = []
     try:
         if app is not None:
             config = uvicorn.Config(app, **_uvicorn_options(settings))
             uvicorn.Server(config).run(sockets=[sock])
         else:
-            from uvicorn.supervisors import Multiprocess
+            from mltrail.server.supervisor import Supervisor
 
-            metrics_dir = tempfile.mkdtemp(prefix="mltrail-metrics-")
-            cleanups.append(lambda: shutil.rmtree(metrics_dir, ignore_errors=True))
-            # prometheus_client picks its multi-process mode from this variable when a worker
-            # first imports it; every worker counts into the one folder /metrics reads.
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-            worker_settings = settings.with_overrides(metrics_dir=metrics_dir)
-            os.environ.update(settings_to_environment(worker_settings))
-            config = uvicorn.Config(APP_FACTORY, factory=True, **_uvicorn_options(settings))
-            Multiprocess(config, sockets=[sock]).run()
+            supervisor = Supervisor(settings, sock=sock, options=_uvicorn_options(settings))
+            if not supervisor.run():
+                raise ConfigurationError("A worker could not start (see the messages above)")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
-        for cleanup in cleanups:
-            cleanup()
 
 
-def _check_in_a_child(settings: Settings) -> None:
-    """Build the app once in a forked child and throw it away.
+def _prepare_workers(settings: Settings, cleanups: list[Callable[[], None]]) -> Settings:
+    """Check the settings and migrate in a child, then preload what the workers will use;
+    returns the workers' settings."""
+    from mltrail.server.supervisor import preload
+
+    modules = _check_in_a_child(settings)
+    metrics_dir = tempfile.mkdtemp(prefix="mltrail-metrics-")
+    cleanups.append(lambda: shutil.rmtree(metrics_dir, ignore_errors=True))
+    # prometheus_client picks its multi-process mode from this variable when it is first
+    # imported, here by the preload: every worker counts into the one folder /metrics reads.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    preload(modules)
+    return settings.with_overrides(metrics_dir=metrics_dir)
+
+
+def _check_in_a_child(settings: Settings) -> list[str]:
+    """Build the app once in a forked child and throw it away; returns the names of the
+    modules that building it imported (the supervisor preloads them before forking workers).
 
     Bad settings fail before anything listens, and the schema migration runs once, before
-    the workers start. The supervisor itself only starts and watches workers: building the
-    app here would keep the app's modules (~70 MiB) in a process that never serves.
+    the workers start. The supervisor opens no connection and starts no thread of its own.
     """
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -176,11 +172,14 @@ def _check_in_a_child(settings: Settings) -> None:
         os.close(read_end)
         status = 0
         try:
+            import sys
+
             from mltrail.server.app import create_app
 
-            create_app(settings).state.services.engine.dispose()
+            create_app(settings, background_jobs=False).state.services.engine.dispose()
+            _write_all(write_end, ("\n".join(["OK", *sorted(sys.modules)])).encode())
         except MltrailError as exc:
-            os.write(write_end, exc.message.encode())
+            _write_all(write_end, exc.message.encode())
             status = 1
         except BaseException:
             traceback.print_exc()
@@ -193,6 +192,13 @@ def _check_in_a_child(settings: Settings) -> None:
     _, status = os.waitpid(pid, 0)
     if status != 0:
         raise ConfigurationError(message or "The server could not start (see the error above)")
+    return message.split("\n")[1:]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _version() -> str:

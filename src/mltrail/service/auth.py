@@ -5,8 +5,9 @@
   verified as they are and replaced by argon2id at the next login; a weak imported
   password is flagged then, and the user must change it before doing anything else.
 * Unknown users cost the same time as wrong passwords (a dummy hash is verified).
-* Failed logins are throttled per user name and per client address, in memory per
-  server process (a server with N workers allows N times the budget), and logged.
+* Failed logins are throttled per (user, client address), per address, and past a per-user
+  ceiling by slowing (never locking) the user's tries, in the database shared by every
+  server process (:mod:`mltrail.service.login_throttle`); each failure is logged.
 * API tokens look like ``mlt_<id>_<secret>``: the random id finds the row, the secret is
   stored as a SHA-256 digest and compared in constant time.
 * Sessions: a random cookie value, stored as its SHA-256 digest, with an expiry and a
@@ -21,10 +22,8 @@ import hmac
 import logging
 import re
 import secrets
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,10 +31,10 @@ from mltrail.errors import (
     InvalidParameterValue,
     MltrailError,
     ResourceDoesNotExist,
-    TooManyRequests,
     Unauthenticated,
 )
 from mltrail.service import htpasswd
+from mltrail.service.login_throttle import LoginThrottle, MemoryThrottleStore
 from mltrail.store.schema_auth import SessionRecord, TokenRecord, UserRecord
 
 logger = logging.getLogger("mltrail.auth")
@@ -170,58 +169,6 @@ class PasswordHashing:
         return bool(self._argon.check_needs_rehash(stored))
 
 
-# -- throttling -------------------------------------------------------------------
-@dataclass
-class ThrottleLimits:
-    per_user: int = 10
-    per_address: int = 50
-    window_seconds: float = 300.0
-
-
-class LoginThrottle:
-    """Failed logins per key in a sliding window (in memory, per process)."""
-
-    def __init__(
-        self, limits: ThrottleLimits | None = None, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limits = limits or ThrottleLimits()
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        events = self._failures.setdefault(key, deque())
-        while events and events[0] < now - self.limits.window_seconds:
-            events.popleft()
-        return events
-
-    def check(self, *, username: str, address: str) -> None:
-        now = self._clock()
-        with self._lock:
-            user_count = len(self._recent("u:" + username, now))
-            address_count = len(self._recent("a:" + address, now))
-        if user_count >= self.limits.per_user or address_count >= self.limits.per_address:
-            logger.warning(
-                "login throttled: user=%r address=%s (%d/%d recent failures)",
-                username,
-                address,
-                user_count,
-                address_count,
-            )
-            raise TooManyRequests("Too many failed logins; try again in a few minutes")
-
-    def failed(self, *, username: str, address: str) -> None:
-        now = self._clock()
-        with self._lock:
-            self._recent("u:" + username, now).append(now)
-            self._recent("a:" + address, now).append(now)
-            if len(self._failures) > 100_000:
-                # Bound memory under a spray of made-up user names.
-                for key in [k for k, v in self._failures.items() if not v][:50_000]:
-                    del self._failures[key]
-        logger.warning("failed login: user=%r address=%s", username, address)
-
-
 # -- tokens -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class NewToken:
@@ -266,7 +213,9 @@ class AuthService:
         session_seconds: int = SESSION_SECONDS,
     ) -> None:
         self.store = store
-        self.throttle = throttle or LoginThrottle()
+        # Tools that never serve (the CLI) count in memory; the server passes the
+        # database-backed throttle that all its processes share.
+        self.throttle = throttle or LoginThrottle(MemoryThrottleStore())
         self.hashing = hashing or PasswordHashing()
         self.session_seconds = session_seconds
 
@@ -339,16 +288,17 @@ class AuthService:
 
     # -- authentication --------------------------------------------------------
     def authenticate_password(self, username: str, password: str, *, address: str) -> UserRecord:
-        """The user, or Unauthenticated; throttled per user and address."""
-        self.throttle.check(username=username, address=address)
+        """The user, or Unauthenticated; throttled (see :mod:`mltrail.service.login_throttle`)."""
+        verdict = self.throttle.check(username=username, address=address)
         user = self.store.get_user(username)
         if user is None:
             self.hashing.burn(password)
-            self.throttle.failed(username=username, address=address)
+            self.throttle.failed(verdict)
             raise Unauthenticated("Invalid username or password")
         if not self.hashing.verify(user.password_hash, password):
-            self.throttle.failed(username=username, address=address)
+            self.throttle.failed(verdict)
             raise Unauthenticated("Invalid username or password")
+        self.throttle.succeeded(verdict)
         if self.hashing.needs_rehash(user.password_hash):
             imported = htpasswd.is_imported_hash(user.password_hash)
             self.store.set_password_hash(
@@ -361,12 +311,15 @@ class AuthService:
         return user
 
     def authenticate_secret(self, username: str, secret: str, *, address: str) -> UserRecord:
-        """HTTP Basic: the password field holds a password or an API token of that user."""
+        """HTTP Basic: the password field holds a password or an API token of that user.
+
+        A token is not subject to its owner's failed passwords (it is a random 256-bit
+        secret); a wrong one counts against the address.
+        """
         if split_token(secret) is not None:
-            self.throttle.check(username=username, address=address)
             user = self.authenticate_token(secret, address=address)
             if not hmac.compare_digest(user.username.encode(), username.encode()):
-                self.throttle.failed(username=username, address=address)
+                self.throttle.failed(self.throttle.check(username="", address=address))
                 raise Unauthenticated("Invalid username or token")
             return user
         return self.authenticate_password(username, secret, address=address)
@@ -378,8 +331,7 @@ class AuthService:
         expected = record.secret_hash if record else sha256_hex("")
         valid = hmac.compare_digest(digest, expected) and record is not None
         if not valid or record is None:
-            self.throttle.check(username="", address=address)
-            self.throttle.failed(username="", address=address)
+            self.throttle.failed(self.throttle.check(username="", address=address))
             raise Unauthenticated("Invalid API token")
         now = now_ms()
         if record.expires_at is not None and record.expires_at <= now:

@@ -316,3 +316,41 @@ class GroupGrantRecord:
     group_id: int
     group: str
     level: int
+
+
+@dataclass(frozen=True)
+class FailureCounts:
+    """Failures inside the window: of this (user, address), of the user, of the address, and
+    the oldest of each of the first and third (ms; 0 when there is none)."""
+
+    pair: int = 0
+    user: int = 0
+    address: int = 0
+    pair_oldest: int = 0
+    address_oldest: int = 0
+
+
+# -- login throttling, shared by every server process on the database -------------------
+# One row per failed login; rows older than the throttle's window are pruned as new ones
+# come in. ``address`` is the client address the server saw (an IPv6 client by its /64).
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("username", String(256), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("failed_at", BigInteger, nullable=False),
+    Index("ix_login_failures_username", "username", "failed_at"),
+    Index("ix_login_failures_address", "address", "failed_at"),
+)
+
+# A user past the throttle's ceiling gets one password try per interval from addresses that
+# already failed for it: the next moment (ms) such a try is allowed, claimed atomically.
+login_slots = Table(
+    "login_slots",
+    metadata,
+    Column("username", String(256), primary_key=True),
+    Column("next_at", BigInteger, nullable=False),
+)

@@ -8,9 +8,10 @@ installs the middleware that authenticates every request and enforces each route
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
-from mltrail.errors import ConfigurationError
+from mltrail.errors import ConfigurationError, ResourceAlreadyExists
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -27,9 +28,10 @@ def ensure_admin(state: AuthState, settings: Settings) -> None:
         return
     if settings.admin_password:
         if state.auth.store.get_user(BOOTSTRAP_ADMIN) is None:
-            state.auth.create_user(BOOTSTRAP_ADMIN, settings.admin_password, is_admin=True)
-        else:
-            state.auth.set_admin(BOOTSTRAP_ADMIN, is_admin=True)
+            # Another replica starting at the same moment may create it first.
+            with contextlib.suppress(ResourceAlreadyExists):
+                state.auth.create_user(BOOTSTRAP_ADMIN, settings.admin_password, is_admin=True)
+        state.auth.set_admin(BOOTSTRAP_ADMIN, is_admin=True)
         return
     raise ConfigurationError(
         "Authentication is on and the database has no admin user. Create one with\n"
@@ -64,7 +66,12 @@ def install_auth(app: FastAPI, services: Services) -> None:
     app.include_router(views_account.router)
     app.include_router(views_admin.router)
     app.include_router(views_groups.router)
-    app.add_middleware(AuthMiddleware, router=app.router, auth=state.auth)
+    app.add_middleware(
+        AuthMiddleware,
+        router=app.router,
+        auth=state.auth,
+        cache_seconds=services.settings.auth_cache_seconds,
+    )
 
 
 def _declare_framework_routes(app: FastAPI) -> None:

@@ -38,7 +38,6 @@ REALM = 'Basic realm="mltrail"'
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 UI_CSRF_COOKIE = "mltrail_csrf"
 CSRF_HEADER = b"x-csrf-token"
-_CACHE_SECONDS = 30.0
 
 
 class CredentialCache:
@@ -46,10 +45,15 @@ class CredentialCache:
     request does not pay a full argon2 verification each time.
 
     Entries are keyed by a keyed hash of the credentials (never the password itself) and
-    tied to the user's password-change time, which is re-read on every hit.
+    tied to the user's password-change time, which is re-read on every hit: a password
+    change, a deleted user or a changed admin flag act at once on every server process. A
+    revoked API token sent as a Basic password is the one thing a hit does not re-check; it
+    stops working when its entry expires, ``seconds`` after it was verified
+    (``MLTRAIL_AUTH_CACHE_SECONDS``, 5 by default), on every process.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
         self._key = secrets.token_bytes(32)
         self._entries: dict[bytes, tuple[float, int, int]] = {}
 
@@ -64,21 +68,25 @@ class CredentialCache:
         return entry[1], entry[2]
 
     def put(self, key: bytes, user: UserRecord) -> None:
+        if self.seconds <= 0:
+            return
         if len(self._entries) > 10_000:
             self._entries.clear()
         self._entries[key] = (
-            time.monotonic() + _CACHE_SECONDS,
+            time.monotonic() + self.seconds,
             user.id,
             user.password_changed_at,
         )
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, *, router: Router, auth: AuthService) -> None:
+    def __init__(
+        self, app: ASGIApp, *, router: Router, auth: AuthService, cache_seconds: float
+    ) -> None:
         self.app = app
         self.router = router
         self.auth = auth
-        self.cache = CredentialCache()
+        self.cache = CredentialCache(cache_seconds)
         self.fixed_rules: dict[tuple[str, str], str | None] = {}
 
     def _rule(self, scope: Scope) -> str | None:
@@ -302,7 +310,7 @@ async def _reject(scope: Scope, send: Send, exc: MltrailError) -> None:
     if isinstance(exc, Unauthenticated):
         extra.append((b"www-authenticate", REALM.encode()))
     if isinstance(exc, TooManyRequests):
-        extra.append((b"retry-after", b"60"))
+        extra.append((b"retry-after", str(exc.retry_after or 60).encode()))
     await _answer(send, exc.status, exc.code, exc.message, extra)
 
 

@@ -281,6 +281,25 @@ def _chunk_rows(run_id: str, key: str, series: Series) -> list[dict[str, Any]]:
     return rows
 
 
+def _repeats_latest(summary: _Summary | None, series: Series) -> bool:
+    """One point identical (step, timestamp, value; NaN equal to NaN) to the series' latest.
+
+    MLflow keeps one row per identical point, and its client re-sends a ``log_metric`` whose
+    answer was lost (a server restarted under the request): such a repeat is the latest
+    point of its series, and is not stored twice. Summaries are read ``FOR UPDATE``, so two
+    concurrent repeats cannot both pass.
+    """
+    if summary is None or len(series) != 1:
+        return False
+    value = float(series.values[0])
+    same_value = value == summary.value or (math.isnan(value) and math.isnan(summary.value))
+    return (
+        same_value
+        and int(series.steps[0]) == summary.step
+        and int(series.timestamps[0]) == summary.timestamp
+    )
+
+
 def append_series(conn: Connection, run_id: str, groups: dict[str, Series]) -> None:
     """Append sorted series per key and update the summaries (in the caller's transaction)."""
     if not groups:
@@ -289,13 +308,16 @@ def append_series(conn: Connection, run_id: str, groups: dict[str, Series]) -> N
     chunk_rows: list[dict[str, Any]] = []
     new_summaries: dict[str, _Summary] = {}
     for key, series in groups.items():
+        if _repeats_latest(existing.get(key), series):
+            continue
         rows = _chunk_rows(run_id, key, series)
         chunk_rows.extend(rows)
         summary = _Summary.of_series(series)
         summary.chunk_count = len(rows)
         old = existing.get(key)
         new_summaries[key] = old.merged(summary) if old else summary
-    _INSERT_CHUNK.execute_many(conn, chunk_rows)
+    if chunk_rows:
+        _INSERT_CHUNK.execute_many(conn, chunk_rows)
     for key, summary in new_summaries.items():
         if (
             summary.chunk_count > COMPACT_AT_CHUNKS

@@ -78,6 +78,26 @@ def head_revision() -> str:
     return heads.pop()
 
 
+@lru_cache(maxsize=1)
+def known_revisions() -> frozenset[str]:
+    """Every revision this mltrail ships (read from the revision files, as above)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+def schema_state(revision: str | None) -> str:
+    """How a database at ``revision`` relates to this code: ``current``, ``older`` (a
+    revision this code upgrades from), ``newer`` (unknown here: written by a newer mltrail)
+    or ``empty``."""
+    if revision is None:
+        return "empty"
+    if revision == head_revision():
+        return "current"
+    return "older" if revision in known_revisions() else "newer"
+
+
 def _alembic_head() -> str:
     from alembic.script import ScriptDirectory
 
