@@ -34,6 +34,7 @@ index (a mixed direction forces a sort of the whole experiment).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -215,7 +216,7 @@ class _KeyJoin:
         self.entity = entity
         self.key = key
         self.name = f"has_{index}"
-        self.table = _KEY_TABLES[entity].alias(self.name)
+        self.table = _alias(entity, self.name)
         self.tests: list[ColumnElement[bool]] = []
         # The tests that the (key, value) index answers alone: what the probe counts.
         self.index_tests: list[ColumnElement[bool]] = []
@@ -249,6 +250,13 @@ class _KeyJoin:
         )
 
 
+@functools.cache
+def _alias(entity: Entity, name: str) -> sa.FromClause:
+    """One alias object per (table, name), reused by every search: building an alias's
+    column collection costs more than the rest of a search's statement."""
+    return _KEY_TABLES[entity].alias(name)
+
+
 def _has_key(table: sa.FromClause, key: str) -> ColumnElement[bool]:
     return sa.and_(table.c.run_id == _runs.c.run_id, exact_match(table.c.key, key))
 
@@ -280,7 +288,7 @@ def _order(
     if joined is not None:
         # Every row has the key: no "missing last" rank.
         return source, _present_order(joined, ascending=key.ascending)
-    table = _KEY_TABLES[key.entity].alias(f"order_{index}")
+    table = _alias(key.entity, f"order_{index}")
     source = source.outerjoin(table, _has_key(table, key.key))
     if key.entity is Entity.METRIC:
         rank = sa.case(

@@ -56,9 +56,11 @@ def _sqlite_join_order(conn: Connection, search: RunSearch, *, wanted: int) -> s
 
     SQLite's planner knows no per-value counts: it can start the search of a 100-run
     experiment from a param value that 50,000 runs of other experiments share. The probe
-    counts each side (up to PROBE_CAP). A side whose index yields the requested order
-    stops after ``wanted`` matches: it visits about ``count * wanted / matches`` rows,
-    with the smallest count as the (upper) estimate of the matches. Ties go to the runs.
+    counts each side (the runs up to PROBE_CAP, each filter up to the runs' count). The
+    matches are estimated as a planner would, each filter keeping its share of the runs
+    independently of the others. A side whose index yields the requested order stops
+    after ``wanted`` matches, visiting about ``count * wanted / matches`` rows; any other
+    side visits all its rows. Ties go to the runs.
     """
     from mltrail.store.search.compile_runs import RUNS_FIRST
 
@@ -66,16 +68,19 @@ def _sqlite_join_order(conn: Connection, search: RunSearch, *, wanted: int) -> s
     if probe is None:
         return None
     counts: dict[str, int] = conn.execute(probe).one()._asdict()
-    matches = max(1, min(counts.values()))
+    runs = max(1, counts[RUNS_FIRST])
+    matches = float(runs)
+    for side, rows in counts.items():
+        if side != RUNS_FIRST:
+            matches *= min(1.0, rows / runs)
     ordered = search.ordered_side()
 
     def cost(side: str) -> float:
         rows = counts[side]
-        return rows * min(1.0, wanted / matches) if side == ordered else rows
+        return rows * min(1.0, wanted / max(1.0, matches)) if side == ordered else rows
 
-    runs_cost = cost(RUNS_FIRST)
     best = min((s for s in counts if s != RUNS_FIRST), key=cost)
-    return best if cost(best) < runs_cost else RUNS_FIRST
+    return best if cost(best) < cost(RUNS_FIRST) else RUNS_FIRST
 
 
 def search_experiments(
