@@ -185,3 +185,36 @@ def test_the_longest_values_are_stored_indexed_and_found(db_uri: str) -> None:
             assert [r.info.run_id for r in found] == expected
     finally:
         opened.close()
+
+
+def test_revision_0004_only_adds_indexes(db_uri: str) -> None:
+    """An older server still running on the database (a rolling upgrade) reads and writes
+    the same tables and columns as before the upgrade."""
+    from alembic import command
+
+    from mltrail.store.sql.engine import create_engine_for
+    from mltrail.store.sql.migrate import alembic_config
+
+    def shape(engine: sa.Engine) -> dict[str, list[tuple[str, str, bool]]]:
+        inspector = sa.inspect(engine)
+        return {
+            table: [
+                (c["name"], str(c["type"]), bool(c["nullable"]))
+                for c in inspector.get_columns(table)
+            ]
+            for table in sorted(inspector.get_table_names())
+        }
+
+    engine = create_engine_for(db_uri)
+    try:
+        for target in ("0003", "0004"):
+            with engine.connect() as conn:
+                if engine.dialect.name == "sqlite":
+                    conn.execution_options(mltrail_write=True)
+                with conn.begin():
+                    command.upgrade(alembic_config(conn), target)
+            if target == "0003":
+                before = shape(engine)
+        assert shape(engine) == before
+    finally:
+        engine.dispose()

@@ -5,9 +5,10 @@ checking every run of the experiment. Values are indexed on their first 200 char
 (see ``mltrail.store.schema.VALUE_PREFIX``): an expression index on
 ``substr(value, 1, 200)`` on SQLite and PostgreSQL, a prefix index on MySQL/MariaDB.
 
-Additive only: no table or column changes, so a server of the previous version keeps
-reading and writing a database at this revision. Creating the indexes reads each table
-once; on PostgreSQL writes to params and tags wait until it is done.
+Additive only: no table or column changes, so a server of the previous version that is
+still running on the database (a replica during a rolling upgrade) keeps reading and
+writing it. Creating the indexes reads each table once; on PostgreSQL writes to params
+and tags wait until it is done.
 
 Revision ID: 0004
 Revises: 0003
