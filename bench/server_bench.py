@@ -15,6 +15,8 @@ the targets they are checked against.
     .venv/bin/python bench/server_bench.py --smoke               # every step at tiny sizes
     .venv/bin/python bench/server_bench.py --configs mltrail-default \\
         --reuse bench/results/server-<stamp>      # re-measure mltrail, reuse that run's MLflow
+    .venv/bin/python bench/server_bench.py --phases large \\
+        --reuse bench/results/server-<stamp>      # only the larger W3, both tools, one table
 
 The harness (trackbench.py, proctree.py) lives in the shared bench folder beside the
 repository (``../shared/bench`` from the repository root); ``--shared-bench`` or
@@ -414,8 +416,10 @@ def main() -> int:
     ap.add_argument("--summarize-only", action="store_true")
     ap.add_argument("--w3-large", type=int, default=50_000,
                     help="runs of the second W3 database (0: skip that phase)")  # fmt: skip
-    ap.add_argument("--large-search-reps", type=int, default=3,
-                    help="trackbench --search-reps at the larger size")  # fmt: skip
+    ap.add_argument("--large-search-reps", type=int, default=1,
+                    help="trackbench --search-reps at the larger size (MLflow: minutes each)")  # fmt: skip
+    ap.add_argument("--phases", default="main,large",
+                    help="main (W0..W6 and W3-http on a new database), large (W3 at --w3-large)")  # fmt: skip
     ap.add_argument("--http-reps", type=int, default=30, help="raw HTTP searches per query")
     ap.add_argument("--smoke", action="store_true",
                     help=f"tiny sizes: {SMOKE_CONFIGS}, W3 at 40 and 60 runs, short workloads")  # fmt: skip
@@ -431,9 +435,10 @@ def main() -> int:
     if not args.summarize_only:
         out.mkdir(parents=True, exist_ok=True)
         log(f"results -> {out}; load average {os.getloadavg()}")
-        for cfg in args.configs.split():
+        phases = args.phases.split(",")
+        for cfg in args.configs.split() if "main" in phases else []:
             run_config(cfg, args, out)
-        if args.w3_large:
+        if args.w3_large and "large" in phases:
             seeds = Path(tempfile.mkdtemp(prefix="srvbench-seeds-"))
             try:
                 for cfg in args.configs.split():
