@@ -12,6 +12,7 @@ calls only enqueue, a background thread sends batches over HTTP. Two numbers:
     .venv/bin/python bench/client_logging.py                      # starts its own server
     .venv/bin/python bench/client_logging.py --points 200000 --reps 1   # quicker
     .venv/bin/python bench/client_logging.py --uri http://127.0.0.1:5000  # a running server
+    .venv/bin/python bench/client_logging.py --smoke              # 5,000 points, 1 rep
 
 Targets: at least 100,000 calls/s returned and 500,000 points/s stored.
 """
@@ -128,7 +129,10 @@ def main() -> int:
     ap.add_argument("--uri", help="a running server (default: start one on a fresh SQLite file)")
     ap.add_argument("--workers", type=int, default=1, help="workers of the started server")
     ap.add_argument("--out-dir", type=Path, default=REPO / "bench" / "results")
+    ap.add_argument("--smoke", action="store_true", help="5,000 points, 1 repetition")
     args = ap.parse_args()
+    if args.smoke:
+        args.points, args.reps = 5_000, 1
 
     work = Path(tempfile.mkdtemp(prefix="clientlog-"))
     proc = None

@@ -209,7 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--mlflow-python", type=Path, default=DEFAULT_MLFLOW_PYTHON)
     parser.add_argument("--out-dir", type=Path, default=HERE / "results")
+    parser.add_argument("--smoke", action="store_true", help="2,000 points, 1 repetition")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.points, args.reps = 2_000, 1
     if not args.mlflow_python.exists():
         parser.error(f"--mlflow-python {args.mlflow_python} does not exist (make install-mlflow)")
 

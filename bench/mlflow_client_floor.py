@@ -7,14 +7,17 @@ That cost is the same whatever server answered, so it bounds how much faster any
 can make these workloads look. Run it with the mlflow venv's python:
 
     .venv-mlflow/bin/python bench/mlflow_client_floor.py
+    .venv-mlflow/bin/python bench/mlflow_client_floor.py --smoke   # small pages, 1 repetition
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -65,27 +68,35 @@ def timed(fn: Any, reps: int = 3) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    page100 = json.dumps({"runs": [run_json(i) for i in range(100)]})
-    page1000 = json.dumps({"runs": [run_json(i) for i in range(1000)], "next_page_token": "t"})
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="pages a tenth the size, 1 repetition")
+    args = ap.parse_args()
+    scale, reps = (10, 1) if args.smoke else (1, 3)
+    page100 = json.dumps({"runs": [run_json(i) for i in range(100 // scale)]})
+    page1000 = json.dumps(
+        {"runs": [run_json(i) for i in range(1000 // scale)], "next_page_token": "t"}
+    )
     history = json.dumps(
         {
             "metrics": [
                 {"key": "loss", "value": random.random(), "timestamp": 1764134534000, "step": s}
-                for s in range(25_000)
+                for s in range(25_000 // scale)
             ],
             "next_page_token": "t",
         }
     )
     load = os.getloadavg()[0]
-    w3b = timed(lambda: parse_runs(page100))
-    w3c = timed(lambda: [parse_runs(page1000) for _ in range(5)])
-    w4 = timed(lambda: [parse_history(history) for _ in range(4)])
-    print(f"load average {load:.1f}; mlflow client parsing only (no server, no network):")
+    w3b = timed(lambda: parse_runs(page100), reps)
+    w3c = timed(lambda: [parse_runs(page1000) for _ in range(5)], reps)
+    w4 = timed(lambda: [parse_history(history) for _ in range(4)], reps)
+    size = " (--smoke: a tenth of these sizes)" if args.smoke else ""
+    print(f"load average {load:.1f}; mlflow client parsing only (no server, no network){size}:")
     print(f"  W3 (b) a page of 100 runs:          {w3b * 1e3:8.1f} ms")
     print(f"  W3 (c) 5,000 runs in 5 pages:       {w3c * 1e3:8.1f} ms")
     print(f"  W4 100,000 points in 4 pages:       {w4 * 1e3:8.1f} ms")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,7 +6,8 @@ runs, no HTTP), starts a real ``mltrail server --no-auth`` on it and drives Debi
 (``/usr/bin/chromium``) with Playwright:
 
     .venv/bin/python bench/ui_bench.py                  # 10,000 runs, 1,000,000 points, 5 reps
-    .venv/bin/python bench/ui_bench.py --runs 1000 --points 100000 --reps 2   # smoke test
+    .venv/bin/python bench/ui_bench.py --runs 1000 --points 100000 --reps 2   # quicker
+    .venv/bin/python bench/ui_bench.py --smoke          # 100 runs, 20,000 points, 1 rep
 
 Measured (times are from the browser's navigation start, ``performance.timeOrigin``):
 
@@ -76,7 +77,8 @@ def seed(db_uri: str, artifact_root: str, *, runs: int, points: int) -> dict[str
                 start_time=now - (runs - i) * 1000, tag_values={"team": f"t{i % 7}"},
             )  # fmt: skip
             runs_mod.insert_params(conn, run_id, {"lr": str(0.001 * (i % 50)), "depth": str(i % 9)})
-            metrics_mod.append_metrics(conn, run_id, [Metric("rmse", 1.0 / (1 + i), now, 0)])
+            rmse = [Metric("rmse", 1.0 / (1 + i), now, 0)]
+            metrics_mod.append_series(conn, run_id, metrics_mod.series_by_key(rmse))
         big_exp = create_experiment(
             conn, "ui-bench-1m", artifact_location=None, tags={}, creation_time=now,
             default_root=artifact_root,
@@ -204,7 +206,10 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--out-dir", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--smoke", action="store_true", help="100 runs, 20,000 points, 1 rep")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs, args.points, args.reps = 100, 20_000, 1
     from playwright.sync_api import sync_playwright
 
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -130,6 +130,10 @@ class RunData:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    # ``metrics`` with each value's step, timestamp, min, max and count, sorted by key,
+    # when the store read them with the run (the SQL store does); empty otherwise. It
+    # repeats ``metrics``, so it takes no part in equality.
+    metric_summaries: tuple[MetricSummary, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -620,12 +620,57 @@ def _read_0005(engine: Engine) -> None:
     assert store.claim_slot(username="alice", now=T0 + 1000, interval_ms=1000)
 
 
+# -- 0006: indexes on params and tags (key, first 200 characters of value) -----------------
+# No new table: the rows of 0001 (a 5,000-character tag among them) must be indexed and
+# found through the new indexes.
+def _insert_0006(conn: Connection) -> None:
+    pass
+
+
+# SQLAlchemy does not reflect expression indexes: ask each catalogue.
+_INDEX_NAMES = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t",
+    "postgresql": "SELECT indexname FROM pg_indexes WHERE tablename = :t",
+    "mysql": "SELECT index_name FROM information_schema.statistics "
+    "WHERE table_schema = DATABASE() AND table_name = :t",
+}
+
+
+def _check_0006(conn: Connection) -> None:
+    sql = _INDEX_NAMES["mysql" if conn.dialect.name == "mariadb" else conn.dialect.name]
+    for table in ("params", "tags"):
+        names = set(conn.execute(sa.text(sql), {"t": table}).scalars())
+        assert f"ix_{table}_key_value" in names, names
+
+
+def _read_0006(engine: Engine) -> None:
+    from mltrail.entities import ViewType
+    from mltrail.store.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore(engine, default_artifact_root="/artifacts")
+    for filter_string, expected in (
+        (f"tags.note = '{LONG_TAG}'", [RUN_DONE]),
+        (f"tags.note = '{LONG_TAG[:-1]}'", []),
+        ("params.solver = 'lbfgs'", [RUN_DONE]),
+    ):
+        found = store.search_runs(
+            [str(EXP)],
+            filter_string=filter_string,
+            view_type=ViewType.ALL,
+            max_results=10,
+            order_by=[],
+            page_token=None,
+        )
+        assert [r.info.run_id for r in found] == expected, filter_string
+
+
 SEEDS: dict[str, Seed] = {
     "0001": Seed(_insert_0001, _check_0001, _read_0001),
     "0002": Seed(_insert_0002, _check_0002, _read_0002),
     "0003": Seed(_insert_0003, _check_0003, _read_0003),
     "0004": Seed(_insert_0004, _check_0004, _read_0004),
     "0005": Seed(_insert_0005, _check_0005, _read_0005),
+    "0006": Seed(_insert_0006, _check_0006, _read_0006),
 }
 
 

@@ -108,12 +108,15 @@ def test_statements_are_announced_to_listeners(store: SqlTrackingStore, run_id: 
     event.listen(store.engine, "before_cursor_execute", record)
     try:
         with store.engine.begin() as conn:
-            INSERT_CHUNK.execute_many(conn, [_chunk(run_id, "m", b"x")])
+            INSERT_CHUNK.execute_many(conn, [_chunk(run_id, "m", b"x"), _chunk(run_id, "n", b"y")])
+            # One row goes to the driver's execute.
+            INSERT_CHUNK.execute_many(conn, [_chunk(run_id, "o", b"z")])
             CHUNKS.fetch(conn, {"run_id": run_id})
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
     statements = [(sql.split()[0], many) for sql, many in seen]
-    assert ("INSERT", True) in statements and ("SELECT", False) in statements
+    assert ("INSERT", True) in statements and ("INSERT", False) in statements
+    assert ("SELECT", False) in statements
 
 
 def test_run_write_rolls_back_a_failed_prepared_write(store: SqlTrackingStore, run_id: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -26,6 +27,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    literal_column,
 )
 from sqlalchemy.dialects import mysql
 
@@ -47,6 +50,14 @@ LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
 # value_kind codes for summary columns
 FINITE, NAN, POS_INF, NEG_INF = 0, 1, 2, 3
+
+# Param and tag values are indexed on their first VALUE_PREFIX characters: a value may be
+# 6,000 (param) or 8,000 (tag) characters, past what a PostgreSQL b-tree entry (2,704
+# bytes) or a MySQL index key (3,072 bytes) holds. SQLite and PostgreSQL index the
+# expression ``substr(value, 1, VALUE_PREFIX)`` (queries repeat it to use the index);
+# MySQL/MariaDB, which have no expression indexes before MySQL 8.0.13, index a prefix
+# of the column, which plain comparisons of ``value`` use.
+VALUE_PREFIX = 200
 
 experiments = Table(
     "experiments",
@@ -112,6 +123,34 @@ tags = Table(
     Column("value", LongText, nullable=False),
     PrimaryKeyConstraint("run_id", "key"),
 )
+
+
+def value_prefix(column: ColumnElement[str]) -> ColumnElement[str]:
+    """The indexed part of a param or tag value (see VALUE_PREFIX).
+
+    Written with literal numbers: a planner matches a query's expression against the
+    index's text, and ``substr(value, ?, ?)`` with bound numbers would not match.
+    """
+    return func.substr(column, literal_column("1"), literal_column(str(VALUE_PREFIX)))
+
+
+# (key, value) lookups of the search filters: ``params.x = 'a'`` finds its runs here.
+# One Index object per dialect (the DDL differs; ddl_if picks the dialect's own).
+for _table in (params, tags):
+    for _dialect in ("sqlite", "postgresql"):
+        Index(
+            f"ix_{_table.name}_key_value",
+            _table.c.key,
+            value_prefix(_table.c.value),
+        ).ddl_if(dialect=_dialect)
+    for _dialect in ("mysql", "mariadb"):
+        Index(
+            f"ix_{_table.name}_key_value",
+            _table.c.key,
+            _table.c.value,
+            mysql_length={"value": VALUE_PREFIX},
+            mariadb_length={"value": VALUE_PREFIX},
+        ).ddl_if(dialect=_dialect)
 
 metric_chunks = Table(
     "metric_chunks",

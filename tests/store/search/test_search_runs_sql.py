@@ -13,8 +13,12 @@ from mltrail.entities import ViewType
 from mltrail.errors import MalformedFilter
 from mltrail.store import schema
 from mltrail.store.search import run_search_query
+from mltrail.store.search.compile_runs import RUNS_FIRST, RunSearch
 
 MAX = sys.float_info.max
+# Two param values that share the indexed prefix (schema.VALUE_PREFIX characters).
+LONG_A = "x" * schema.VALUE_PREFIX + "a"
+LONG_B = "x" * schema.VALUE_PREFIX + "b"
 
 # run id -> (experiment, name, status, user, start, end, lifecycle)
 RUNS = {
@@ -54,6 +58,9 @@ PARAMS = [
     ("run4", "solver", "lbfgs "),
     ("run5", "C", "1"),
     ("run6", "C", "5"),
+    ("run1", "long", LONG_A),
+    ("run2", "long", LONG_B),
+    ("run3", "long", "x" * schema.VALUE_PREFIX),
 ]
 TAGS = [
     ("run1", "team", "Core"),
@@ -224,6 +231,18 @@ FILTERS = [
     ("metrics.rmse < 1 and params.solver ILIKE 'LB%' AND tags.team = 'Core'", ["run1"]),
     ("params.C = '1'' OR 1=1 --'", []),
     ("params.C = '1\\' OR \\'1\\'=\\'1'", []),
+    # several clauses on one key share one row of it
+    ("metrics.rmse > 0 and metrics.rmse < 0.4", ["run2"]),
+    ("metrics.rmse > 0 and metrics.rmse IS NULL", []),
+    ("params.C != '1' and params.C != '10'", ["run6", "run3"]),
+    ("params.C IS NOT NULL and params.C IN ('1', '5')", ["run6", "run1"]),
+    # values longer than the indexed prefix compare whole
+    (f"params.long = '{LONG_A}'", ["run1"]),
+    (f"params.long = '{LONG_B}'", ["run2"]),
+    (f"params.long IN ('{LONG_B}', 'x')", ["run2"]),
+    (f"params.long = '{'x' * schema.VALUE_PREFIX}'", ["run3"]),
+    (f"params.long = '{'x' * (schema.VALUE_PREFIX - 1)}'", []),
+    (f"params.long != '{LONG_A}'", ["run3", "run2"]),
 ]
 
 
@@ -251,11 +270,61 @@ ORDERS = [
     (["params.solver", "metrics.acc DESC"], ["run2", "run1", "run4", "run3", "run7", "run6"]),
     (["run_id DESC"], ["run7", "run6", "run4", "run3", "run2", "run1"]),
 ]
+# Orders over keys that the filter also names: the order reuses the filter's join.
+FILTERED_ORDERS = [
+    ("metrics.rmse < 1", ["metrics.rmse DESC"], ["run1", "run2", "run7"]),
+    ("metrics.rmse >= -1e308", ["metrics.rmse"], ["run2", "run1", "run6"]),
+    ("metrics.rmse IS NOT NULL", ["metrics.rmse DESC"], ["run6", "run1", "run2", "run7", "run3"]),
+    ("params.C IN ('1', '10', '5')", ["params.C DESC"], ["run6", "run2", "run1"]),
+    ("tags.team != 'x'", ["tags.team"], ["run1", "run2", "run3"]),
+    ("params.C != '0'", ["metrics.rmse", "params.C DESC"], ["run2", "run1", "run6", "run3"]),
+]
 
 
 @pytest.mark.parametrize(("order_by", "expected"), ORDERS)
 def test_order(engine: sa.Engine, order_by: list[str], expected: list[str]) -> None:
     assert search(engine, order_by=order_by) == expected
+
+
+@pytest.mark.parametrize(("filter_string", "order_by", "expected"), FILTERED_ORDERS)
+def test_order_by_a_filtered_key(
+    engine: sa.Engine, filter_string: str, order_by: list[str], expected: list[str]
+) -> None:
+    assert search(engine, filter_string, order_by=order_by) == expected
+
+
+def _every_join_order(filter_string: str, order_by: Sequence[str]) -> list[str | None]:
+    search = RunSearch(
+        experiment_ids=[1, 2],
+        filter_string=filter_string,
+        view_type=ViewType.ACTIVE_ONLY,
+        order_by=order_by,
+    )
+    return [None, RUNS_FIRST, *(join.name for join in search.joins.values())]
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "order_by", "expected"),
+    [*((f, ["metrics.rmse DESC"], None) for f, _ in FILTERS), *FILTERED_ORDERS],
+)
+def test_every_join_order_gives_the_same_page(
+    engine: sa.Engine, filter_string: str, order_by: list[str], expected: list[str] | None
+) -> None:
+    """The store may start from the runs or from any filter's rows (SQLite keeps the
+    order it is given): the answer must not depend on it."""
+    pages = []
+    for first in _every_join_order(filter_string, order_by):
+        query = RunSearch(
+            experiment_ids=[1, 2],
+            filter_string=filter_string,
+            view_type=ViewType.ACTIVE_ONLY,
+            order_by=order_by,
+        ).query(limit=100, offset=0, first=first)
+        with engine.connect() as conn:
+            pages.append(list(conn.execute(query).scalars()))
+    assert all(page == pages[0] for page in pages), pages
+    if expected is not None:
+        assert pages[0] == expected
 
 
 def test_order_with_filter_and_paging(engine: sa.Engine) -> None:

@@ -15,19 +15,30 @@ from mltrail.store.search.sql_ops import (
     case_insensitive_like,
     exact_in,
     exact_match,
+    prefix_indexed_match,
 )
 
 
-def string_condition(column: ColumnElement[Any], clause: Clause) -> ColumnElement[bool]:
+def string_condition(
+    column: ColumnElement[Any], clause: Clause, *, indexed_prefix: int | None = None
+) -> ColumnElement[bool]:
+    """``indexed_prefix``: the column has an index on its first that many characters
+    (``=`` and ``IN`` then say so, for the planner to use it)."""
     value = clause.value
     op = clause.comparator
+
+    def exact(values: list[str]) -> ColumnElement[bool]:
+        if indexed_prefix is None:
+            return exact_in(column, values)
+        return prefix_indexed_match(column, values, prefix=indexed_prefix)
+
     if op in (Comparator.IN, Comparator.NOT_IN):
         assert isinstance(value, tuple)
-        matched = exact_in(column, [str(v) for v in value])
-        return matched if op is Comparator.IN else sa.not_(matched)
+        values = [str(v) for v in value]
+        return exact(values) if op is Comparator.IN else sa.not_(exact_in(column, values))
     assert isinstance(value, str)
     if op is Comparator.EQ:
-        return exact_match(column, value)
+        return exact([value])
     if op is Comparator.NE:
         return sa.not_(exact_match(column, value))
     if op is Comparator.LIKE:

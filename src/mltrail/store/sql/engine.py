@@ -203,6 +203,16 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
         raise
 
 
+def _writer(engine: Engine) -> Engine:
+    """``engine`` with the write option set (same pool and events), made once and kept on
+    the engine: setting the option on every connection cost about 15 us per write."""
+    writer: Engine | None = engine.__dict__.get("_mltrail_writer")
+    if writer is None:
+        writer = engine.execution_options(**{_WRITE_OPTION: True})
+        engine.__dict__["_mltrail_writer"] = writer
+    return writer
+
+
 def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
     """Run ``work`` in one write transaction, retrying lock conflicts with backoff.
 
@@ -210,12 +220,11 @@ def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
     attempt was rolled back.
     """
     delay = 0.02
+    writer = _writer(engine)
     for attempt in range(WRITE_ATTEMPTS):
         try:
-            with engine.connect() as conn:
-                conn.execution_options(**{_WRITE_OPTION: True})
-                with conn.begin():
-                    return work(conn)
+            with writer.connect() as conn, conn.begin():
+                return work(conn)
         except RetryableConflict:
             if attempt == WRITE_ATTEMPTS - 1:
                 raise TemporarilyUnavailable(

@@ -124,7 +124,7 @@ def _encode_bound(value: float | None) -> float | None:
     return max(-DBL_MAX, min(DBL_MAX, value))
 
 
-def _decode_bound(stored: float | None) -> float | None:
+def decode_bound(stored: float | None) -> float | None:
     if stored is None:
         return None
     if stored >= DBL_MAX:
@@ -178,8 +178,8 @@ class _Summary:
             value=decode_value(value, int(value_kind)),
             step=int(step),
             timestamp=int(timestamp),
-            min=_decode_bound(min_value),
-            max=_decode_bound(max_value),
+            min=decode_bound(min_value),
+            max=decode_bound(max_value),
             count=int(count),
             chunk_count=int(chunk_count),
         )
@@ -550,17 +550,4 @@ def summaries_of_runs(conn: Connection, run_ids: Sequence[str]) -> dict[str, lis
         )
         for row in conn.execute(stmt):
             out[row.run_id].append(_Summary.from_row(row).to_entity(row.key))
-    return out
-
-
-def latest_values(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
-    """run_id -> {key: latest value} for the runs table."""
-    out: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
-    if not run_ids:
-        return out
-    stmt = select(_ms.run_id, _ms["key"], _ms.value, _ms.value_kind).where(
-        _ms.run_id.in_(list(run_ids))
-    )
-    for run_id, key, value, kind in conn.execute(stmt):
-        out[run_id][key] = decode_value(value, kind)
     return out

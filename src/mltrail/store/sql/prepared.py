@@ -19,8 +19,7 @@ callers convert them (no result processors run).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,38 +80,47 @@ class Prepared:
     def fetch(self, conn: Connection, params: Params) -> list[tuple[Any, ...]]:
         """The rows of a SELECT."""
         compiled = self._compiled(conn.dialect)
-        with _cursor(conn, compiled.sql, compiled.bind(params)) as cursor:
-            return [tuple(row) for row in cursor.fetchall()]
+        rows: list[tuple[Any, ...]] = _run(conn, compiled.sql, compiled.bind(params), _ROWS)
+        return rows
 
     def execute(self, conn: Connection, params: Params) -> int:
         """Run an INSERT/UPDATE/DELETE once; the number of rows it matched."""
         compiled = self._compiled(conn.dialect)
-        with _cursor(conn, compiled.sql, compiled.bind(params)) as cursor:
-            return int(cursor.rowcount)
+        count: int = _run(conn, compiled.sql, compiled.bind(params), _COUNT)
+        return count
 
     def execute_many(self, conn: Connection, rows: Sequence[Params]) -> None:
         compiled = self._compiled(conn.dialect)
-        with _cursor(conn, compiled.sql, [compiled.bind(row) for row in rows], many=True):
-            pass
+        if len(rows) == 1:
+            # One row (a log_metric call): the driver's execute costs less than executemany.
+            _run(conn, compiled.sql, compiled.bind(rows[0]), _COUNT)
+        else:
+            _run(conn, compiled.sql, [compiled.bind(row) for row in rows], _MANY)
 
 
 def execute_sql(conn: Connection, sql: str) -> None:
     """Run a parameterless statement (``BEGIN IMMEDIATE``) on the driver's cursor."""
-    with _cursor(conn, sql, ()):
-        pass
+    _run(conn, sql, (), _COUNT)
 
 
-@contextmanager
-def _cursor(conn: Connection, sql: str, params: Any, *, many: bool = False) -> Iterator[Any]:
-    """A cursor that has run ``sql``; driver errors (also while reading) become DBAPIError."""
-    cursor = conn.connection.cursor()
+# What _run returns: the rows, the row count, or nothing (executemany).
+_ROWS, _COUNT, _MANY = 0, 1, 2
+
+
+def _run(conn: Connection, sql: str, params: Any, mode: int) -> Any:
+    """Run ``sql`` on a cursor of the caller's connection and close it; driver errors (also
+    while reading) become DBAPIError. A plain function, not a context manager: this runs
+    four or five times per logging request."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        _announce(conn, cursor, sql, params, many=many)
-        if many:
+        _announce(conn, cursor, sql, params, many=mode == _MANY)
+        if mode == _MANY:
             cursor.executemany(sql, params)
-        else:
-            cursor.execute(sql, params)
-        yield cursor
+            return None
+        cursor.execute(sql, params)
+        if mode == _ROWS:
+            return [tuple(row) for row in cursor.fetchall()]
+        return int(cursor.rowcount)
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _wrapped(conn, exc, cursor, sql, params) from exc
     finally:

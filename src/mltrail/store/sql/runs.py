@@ -1,14 +1,14 @@
-"""Runs: rows, params, tags, and loading whole runs in a few batched queries."""
+"""Runs: rows, params and tags (whole runs are loaded by ``run_pages``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Insert, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mltrail.entities import LifecycleStage, Run, RunData, RunInfo, RunStatus
+from mltrail.entities import LifecycleStage, Run, RunInfo, RunStatus
 from mltrail.errors import (
     InvalidParameterValue,
     ParamOverwrite,
@@ -17,9 +17,9 @@ from mltrail.errors import (
 )
 from mltrail.store.schema import params, runs, tags
 from mltrail.store.sql import experiments as exps
-from mltrail.store.sql import metrics
 from mltrail.store.sql.engine import RetryableConflict
 from mltrail.store.sql.prepared import Prepared
+from mltrail.store.sql.run_pages import info_of, load_runs
 
 RUN_NAME_TAG = "mlflow.runName"
 _IN_LIMIT = 500
@@ -33,20 +33,6 @@ def not_found(run_id: str) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"Run with id={run_id} not found")
 
 
-def _info(row: Row[Any]) -> RunInfo:
-    return RunInfo(
-        run_id=row.run_id,
-        experiment_id=str(row.experiment_id),
-        run_name=row.run_name,
-        user_id=row.user_id,
-        status=row.status,
-        start_time=row.start_time,
-        end_time=row.end_time,
-        lifecycle_stage=row.lifecycle_stage,
-        artifact_uri=row.artifact_uri,
-    )
-
-
 def _insert_racing(conn: Connection, stmt: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert rows a concurrent transaction may insert first; if it does, start over."""
     try:
@@ -58,37 +44,6 @@ def _insert_racing(conn: Connection, stmt: Insert, rows: Sequence[Mapping[str, A
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
     return [items[i : i + _IN_LIMIT] for i in range(0, len(items), _IN_LIMIT)]
-
-
-def load_runs(conn: Connection, run_ids: Sequence[str]) -> list[Run]:
-    """Whole runs (info, params, tags, latest metrics) in the order of ``run_ids``."""
-    if not run_ids:
-        return []
-    rows: dict[str, Row[Any]] = {}
-    param_map: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
-    tag_map: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
-    metric_map: dict[str, dict[str, float]] = {}
-    for part in _chunks(run_ids):
-        ids = list(part)
-        for row in conn.execute(select(runs).where(_r.run_id.in_(ids))):
-            rows[row.run_id] = row
-        for rid, key, value in conn.execute(
-            select(_p.run_id, _p["key"], _p.value).where(_p.run_id.in_(ids))
-        ):
-            param_map[rid][key] = value
-        for rid, key, value in conn.execute(
-            select(_t.run_id, _t["key"], _t.value).where(_t.run_id.in_(ids))
-        ):
-            tag_map[rid][key] = value
-        metric_map.update(metrics.latest_values(conn, ids))
-    return [
-        Run(
-            info=_info(rows[rid]),
-            data=RunData(metrics=metric_map[rid], params=param_map[rid], tags=tag_map[rid]),
-        )
-        for rid in run_ids
-        if rid in rows
-    ]
 
 
 def get_run(conn: Connection, run_id: str) -> Run:
@@ -109,7 +64,7 @@ def get_info(conn: Connection, run_id: str, *, for_update: bool = False) -> RunI
     row = conn.execute(stmt, {"run_id": run_id}).first()
     if row is None:
         raise not_found(run_id)
-    return _info(row)
+    return info_of(row)
 
 
 # Every logging request checks its run: the cheapest form of that query.

@@ -83,7 +83,9 @@ def render_run(
     tracking: TrackingAPI, run: Run, *, summaries: Sequence[MetricSummary] | None = None
 ) -> dict[str, Any]:
     if summaries is None:
-        summaries = tracking.get_metric_summaries(run.info.run_id) if run.data.metrics else []
+        summaries = _summaries_of(run)
+        if summaries is None:
+            summaries = tracking.get_metric_summaries(run.info.run_id)
     return codec.run(
         run,
         latest_metrics=summaries,
@@ -93,11 +95,23 @@ def render_run(
     )
 
 
+def _summaries_of(run: Run) -> Sequence[MetricSummary] | None:
+    """The run's latest metrics with steps and timestamps, when it came with them."""
+    carried = run.data.metric_summaries
+    if len(carried) == len(run.data.metrics):
+        return carried
+    return None
+
+
 def render_runs(tracking: TrackingAPI, runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """Runs of a search page; their metric summaries come from one query, not one per run."""
-    with_metrics = [r.info.run_id for r in runs if r.data.metrics]
-    summaries = tracking.get_metric_summaries_of_runs(with_metrics) if with_metrics else {}
-    return [render_run(tracking, r, summaries=summaries.get(r.info.run_id, [])) for r in runs]
+    """Runs of a search page. The SQL store reads their metric summaries with the page;
+    otherwise they come from one query for the page, not one per run."""
+    missing = [r.info.run_id for r in runs if _summaries_of(r) is None]
+    fetched = tracking.get_metric_summaries_of_runs(missing) if missing else {}
+    return [
+        render_run(tracking, r, summaries=_summaries_of(r) or fetched.get(r.info.run_id, []))
+        for r in runs
+    ]
 
 
 @_router.rpc(
