@@ -187,7 +187,7 @@ def test_the_longest_values_are_stored_indexed_and_found(db_uri: str) -> None:
         opened.close()
 
 
-def test_revision_0004_only_adds_indexes(db_uri: str) -> None:
+def test_revision_0006_only_adds_indexes(db_uri: str) -> None:
     """An older server still running on the database (a rolling upgrade) reads and writes
     the same tables and columns as before the upgrade."""
     from alembic import command
