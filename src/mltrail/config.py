@@ -59,6 +59,11 @@ class Settings:
     # Temporary upload files (.<name>.part-<id>) untouched this long are leftovers of a killed
     # server; they are removed at server start and by `mltrail gc`.
     stale_upload_seconds: int = 3600
+    # -- importing from an MLflow server (MLflow's own variable names, see load_settings) --
+    mlflow_tracking_username: str = ""
+    mlflow_tracking_password: str = ""
+    mlflow_tracking_token: str = ""
+    mlflow_tracking_insecure_tls: bool = False
     # -- storage -----------------------------------------------------------
     s3_endpoint_url: str = ""
     gcs_endpoint_url: str = ""
@@ -106,6 +111,14 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     # Standard names other tools use for the same things.
     if "s3_endpoint_url" not in values and env.get("MLFLOW_S3_ENDPOINT_URL"):
         values["s3_endpoint_url"] = env["MLFLOW_S3_ENDPOINT_URL"]
+    # `mltrail import mlflow http://...` authenticates to the MLflow server as its client would.
+    for name in ("username", "password", "token", "insecure_tls"):
+        field_name = f"mlflow_tracking_{name}"
+        raw = env.get(field_name.upper())
+        if field_name not in values and raw is not None:
+            values[field_name] = _convert(
+                field_name, raw, "bool" if name == "insecure_tls" else "str"
+            )
     return Settings(**values).with_overrides(**overrides)
 
 

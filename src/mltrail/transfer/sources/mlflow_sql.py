@@ -1,0 +1,569 @@
+"""MLflow's own database (SQLite, PostgreSQL, MySQL) read directly with SQLAlchemy Core.
+
+The fast path of ``mltrail import mlflow``: one query per table and experiment for runs,
+params and tags, and metric points a few hundred thousand at a time. The database is
+opened read-only (SQLite in ``mode=ro``) and only at the schema revision it was tested
+with (:data:`TESTED_REVISIONS`); any other is refused before a row is read.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+
+from mltrail.config import Settings
+from mltrail.model_entities import LoggedModel, LoggedModelMetric, LoggedModelStatus, ModelVersion
+from mltrail.store.sql.engine import is_unreachable, normalize_uri
+from mltrail.store.sql.metrics import Series
+from mltrail.transfer.errors import NotSourceData, SourceUnreachable, UntestedSchema
+from mltrail.transfer.records import (
+    ACTIVE,
+    DELETED,
+    ArtifactFile,
+    DatasetInput,
+    ExperimentRecord,
+    RegisteredModelRecord,
+    RunRecord,
+    digest,
+)
+from mltrail.transfer.sources.base import SeriesCollector, batches_by_points
+from mltrail.transfer.sources.locations import LocationReader
+
+# Alembic head of MLflow 3.17.2's tracking schema: the one the import is tested against.
+TESTED_REVISIONS = {"dc11669786a5": "MLflow 3.17.2"}
+DELETED_VERSION_STAGE = "Deleted_Internal"
+FETCH_ROWS = 50_000
+IN_LIMIT = 500
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def _in_parts(items: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(items), IN_LIMIT):
+        yield list(items[start : start + IN_LIMIT])
+
+
+def open_read_only(uri: str) -> Engine:
+    """An engine on ``uri`` that cannot change the source (SQLite ``mode=ro``)."""
+    normalized = normalize_uri(uri)
+    try:
+        url = make_url(normalized)
+    except ArgumentError as exc:
+        raise NotSourceData(f"Not a database URI: {uri!r}") from exc
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if not path.is_file():
+            raise NotSourceData(f"No database file at {path} (from {uri})")
+        return sa.create_engine(f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true")
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class MlflowSqlSource:
+    counts_are_cheap = True
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        settings: Settings,
+        mlflow_artifacts_root: str | None = None,
+        workspace: str = "default",
+    ) -> None:
+        self.uri = uri
+        self.label = f"MLflow database {_redacted(uri)}"
+        self._engine = open_read_only(uri)
+        self._workspace = workspace
+        self._counts: dict[str, dict[str, int]] = {}
+        base = None
+        if uri.startswith("sqlite:"):
+            base = Path(make_url(normalize_uri(uri)).database or ".").resolve().parent
+        self._reader = LocationReader(
+            settings=settings, mlflow_artifacts_root=mlflow_artifacts_root, base_dir=base
+        )
+        try:
+            with self._engine.connect() as conn:
+                self.revision = self._check_schema(conn)
+                self._has_workspaces = "workspace" in {
+                    c["name"] for c in sa.inspect(conn).get_columns("experiments")
+                }
+        except SQLAlchemyError as exc:
+            self._engine.dispose()
+            if is_unreachable(exc):
+                raise SourceUnreachable(
+                    f"Cannot reach the MLflow database {_redacted(uri)}: "
+                    f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+                ) from exc
+            raise NotSourceData(
+                f"Cannot read {_redacted(uri)} as an MLflow database: "
+                f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+            ) from exc
+        except BaseException:
+            self._engine.dispose()
+            raise
+        self._meta = sa.MetaData()
+
+    def _check_schema(self, conn: Connection) -> str:
+        tables = set(sa.inspect(conn).get_table_names())
+        if "alembic_version" not in tables or not {"experiments", "runs", "metrics"} <= tables:
+            raise NotSourceData(
+                f"{_redacted(self.uri)} is not an MLflow database (no MLflow tables found)"
+            )
+        revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        if revision is None:
+            raise NotSourceData(f"{_redacted(self.uri)} has no MLflow schema revision")
+        revision = str(revision)
+        if revision in TESTED_REVISIONS:
+            return revision
+        if re.fullmatch(r"\d{4}", revision) and "metric_chunks" in tables:
+            raise NotSourceData(
+                f"{_redacted(self.uri)} is an mltrail database; use `mltrail import mltrail`"
+            )
+        tested = ", ".join(f"{rev} ({name})" for rev, name in TESTED_REVISIONS.items())
+        raise UntestedSchema(
+            f"The MLflow database {_redacted(self.uri)} is at schema revision {revision}, which "
+            f"this import was not tested with (tested: {tested}). If it comes from an older "
+            "MLflow, upgrade a copy of it with `mlflow db upgrade URI` of MLflow 3.17.2 first; "
+            "a newer MLflow's schema is not supported yet."
+        )
+
+    def _table(self, name: str) -> sa.Table:
+        if name not in self._meta.tables:
+            return sa.Table(name, self._meta, autoload_with=self._engine)
+        return self._meta.tables[name]
+
+    def _ws(self, table: sa.Table) -> list[Any]:
+        if self._has_workspaces and "workspace" in table.c:
+            return [table.c.workspace == self._workspace]
+        return []
+
+    def _connect(self) -> Any:
+        try:
+            return self._engine.connect()
+        except DBAPIError as exc:
+            raise SourceUnreachable(
+                f"Lost the MLflow database {_redacted(self.uri)}: {str(exc.orig).splitlines()[0]}"
+            ) from exc
+
+    # -- experiments and runs ------------------------------------------------------
+
+    def experiments(self) -> list[ExperimentRecord]:
+        exps = self._table("experiments")
+        tags = self._table("experiment_tags")
+        with self._connect() as conn:
+            tag_map: dict[int, dict[str, str]] = {}
+            for exp_id, key, value in conn.execute(
+                sa.select(tags.c.experiment_id, tags.c.key, tags.c.value)
+            ):
+                tag_map.setdefault(int(exp_id), {})[key] = value or ""
+            rows = conn.execute(
+                sa.select(exps).where(*self._ws(exps)).order_by(exps.c.experiment_id)
+            ).all()
+        out = []
+        for r in rows:
+            stage = r.lifecycle_stage or ACTIVE
+            out.append(
+                ExperimentRecord(
+                    source_id=str(r.experiment_id),
+                    name=r.name,
+                    artifact_location=r.artifact_location or "",
+                    lifecycle_stage=stage,
+                    creation_time=int(r.creation_time or 0),
+                    last_update_time=int(r.last_update_time or r.creation_time or 0),
+                    deleted_time=int(r.last_update_time or 0) if stage == DELETED else None,
+                    tags=tag_map.get(int(r.experiment_id), {}),
+                )
+            )
+        return out
+
+    def runs(self, experiment: ExperimentRecord) -> list[RunRecord]:
+        runs = self._table("runs")
+        exp_id = int(experiment.source_id)
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(runs).where(runs.c.experiment_id == exp_id).order_by(runs.c.start_time)
+            ).all()
+            params = self._pairs(conn, "params", exp_id)
+            tags = self._pairs(conn, "tags", exp_id)
+            latest = self._latest(conn, exp_id)
+            datasets = self._datasets(conn, exp_id)
+            model_inputs, outputs = self._model_io(conn, exp_id)
+            counts = self._count_points(conn, exp_id)
+        self._counts.update(counts)
+        out = []
+        for r in rows:
+            run_id = r.run_uuid
+            out.append(
+                RunRecord(
+                    run_id=run_id,
+                    experiment_id=experiment.source_id,
+                    run_name=r.name or "",
+                    user_id=r.user_id or "",
+                    status=r.status or "FINISHED",
+                    start_time=int(r.start_time or 0),
+                    end_time=None if r.end_time is None else int(r.end_time),
+                    lifecycle_stage=r.lifecycle_stage or ACTIVE,
+                    artifact_uri=r.artifact_uri or "",
+                    deleted_time=None if r.deleted_time is None else int(r.deleted_time),
+                    params=params.get(run_id, {}),
+                    tags=tags.get(run_id, {}),
+                    datasets=tuple(datasets.get(run_id, [])),
+                    model_inputs=tuple(model_inputs.get(run_id, [])),
+                    model_outputs=tuple(outputs.get(run_id, [])),
+                    metrics_hint=digest([latest.get(run_id, []), counts.get(run_id, {})]),
+                )
+            )
+        return out
+
+    def _pairs(self, conn: Connection, name: str, exp_id: int) -> dict[str, dict[str, str]]:
+        table, runs = self._table(name), self._table("runs")
+        query = (
+            sa.select(table.c.run_uuid, table.c.key, table.c.value)
+            .join(runs, runs.c.run_uuid == table.c.run_uuid)
+            .where(runs.c.experiment_id == exp_id)
+        )
+        out: dict[str, dict[str, str]] = {}
+        for run_id, key, value in conn.execute(query):
+            out.setdefault(run_id, {})[key] = "" if value is None else value
+        return out
+
+    def _latest(self, conn: Connection, exp_id: int) -> dict[str, list[Any]]:
+        latest, runs = self._table("latest_metrics"), self._table("runs")
+        query = (
+            sa.select(
+                latest.c.run_uuid,
+                latest.c.key,
+                latest.c.value,
+                latest.c.timestamp,
+                latest.c.step,
+                latest.c.is_nan,
+            )
+            .join(runs, runs.c.run_uuid == latest.c.run_uuid)
+            .where(runs.c.experiment_id == exp_id)
+            .order_by(latest.c.run_uuid, latest.c.key)
+        )
+        out: dict[str, list[Any]] = {}
+        for run_id, *rest in conn.execute(query):
+            out.setdefault(run_id, []).append([rest[0], rest[1], rest[2], bool(rest[3])])
+        return out
+
+    def _count_points(self, conn: Connection, exp_id: int) -> dict[str, dict[str, int]]:
+        metrics, runs = self._table("metrics"), self._table("runs")
+        query = (
+            sa.select(metrics.c.run_uuid, metrics.c.key, sa.func.count())
+            .join(runs, runs.c.run_uuid == metrics.c.run_uuid)
+            .where(runs.c.experiment_id == exp_id)
+            .group_by(metrics.c.run_uuid, metrics.c.key)
+        )
+        out: dict[str, dict[str, int]] = {}
+        for run_id, key, count in conn.execute(query):
+            out.setdefault(run_id, {})[key] = int(count)
+        return out
+
+    def _datasets(self, conn: Connection, exp_id: int) -> dict[str, list[DatasetInput]]:
+        inputs, datasets = self._table("inputs"), self._table("datasets")
+        input_tags, runs = self._table("input_tags"), self._table("runs")
+        query = (
+            sa.select(
+                inputs.c.destination_id,
+                inputs.c.input_uuid,
+                datasets.c.dataset_uuid,
+                datasets.c.name,
+                datasets.c.digest,
+                datasets.c.dataset_source_type,
+                datasets.c.dataset_source,
+                datasets.c.dataset_schema,
+                datasets.c.dataset_profile,
+            )
+            .join(datasets, datasets.c.dataset_uuid == inputs.c.source_id)
+            .join(runs, runs.c.run_uuid == inputs.c.destination_id)
+            .where(
+                inputs.c.source_type == "DATASET",
+                inputs.c.destination_type == "RUN",
+                runs.c.experiment_id == exp_id,
+            )
+            .order_by(inputs.c.destination_id, datasets.c.name, datasets.c.digest)
+        )
+        rows = conn.execute(query).all()
+        tags: dict[str, dict[str, str]] = {}
+        uuids = [r.input_uuid for r in rows]
+        for part in _in_parts(uuids):
+            for input_uuid, name, value in conn.execute(
+                sa.select(input_tags.c.input_uuid, input_tags.c.name, input_tags.c.value).where(
+                    input_tags.c.input_uuid.in_(part)
+                )
+            ):
+                tags.setdefault(input_uuid, {})[name] = value
+        # MLflow shows one input per dataset and run, with the tags of all its input rows.
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in rows:
+            entry = merged.setdefault(
+                (r.destination_id, r.dataset_uuid),
+                {
+                    "name": r.name,
+                    "digest": r.digest,
+                    "source_type": r.dataset_source_type,
+                    "source": r.dataset_source,
+                    "schema": r.dataset_schema,
+                    "profile": r.dataset_profile,
+                    "tags": {},
+                },
+            )
+            entry["tags"].update(tags.get(r.input_uuid, {}))
+        out: dict[str, list[DatasetInput]] = {}
+        for (run_id, _), entry in merged.items():
+            out.setdefault(run_id, []).append(DatasetInput(**entry))
+        return out
+
+    def _model_io(
+        self, conn: Connection, exp_id: int
+    ) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, int]]]]:
+        inputs, runs = self._table("inputs"), self._table("runs")
+        query = (
+            sa.select(
+                inputs.c.source_type, inputs.c.source_id, inputs.c.destination_id, inputs.c.step
+            )
+            .join(runs, runs.c.run_uuid == inputs.c.source_id)
+            .where(
+                runs.c.experiment_id == exp_id,
+                inputs.c.source_type.in_(["RUN_INPUT", "RUN_OUTPUT"]),
+            )
+            .order_by(inputs.c.source_id, inputs.c.destination_id)
+        )
+        model_inputs: dict[str, list[str]] = {}
+        outputs: dict[str, list[tuple[str, int]]] = {}
+        for kind, run_id, model_id, step in conn.execute(query):
+            if kind == "RUN_INPUT":
+                model_inputs.setdefault(run_id, []).append(model_id)
+            else:
+                outputs.setdefault(run_id, []).append((model_id, int(step or 0)))
+        return model_inputs, outputs
+
+    # -- metrics -----------------------------------------------------------------
+
+    def metric_counts(self, runs: Sequence[RunRecord]) -> dict[str, dict[str, int]]:
+        missing = {r.experiment_id for r in runs if r.run_id not in self._counts}
+        if missing:
+            with self._connect() as conn:
+                for exp_id in missing:
+                    self._counts.update(self._count_points(conn, int(exp_id)))
+        return {r.run_id: dict(self._counts.get(r.run_id, {})) for r in runs}
+
+    def series(self, runs: Sequence[RunRecord]) -> Iterator[tuple[str, dict[str, Series]]]:
+        counts = self.metric_counts(runs)
+        for batch in batches_by_points(runs, counts):
+            with_points = [r.run_id for r in batch if counts.get(r.run_id)]
+            grouped = self._read_points(with_points) if with_points else {}
+            for run in batch:
+                yield run.run_id, grouped.get(run.run_id, {})
+
+    def _read_points(self, run_ids: list[str]) -> dict[str, dict[str, Series]]:
+        metrics = self._table("metrics")
+        c = metrics.c
+        collector = SeriesCollector()
+        with self._connect() as conn:
+            for part in _in_parts(run_ids):
+                query = sa.select(c.run_uuid, c.key, c.step, c.timestamp, c.value, c.is_nan).where(
+                    c.run_uuid.in_(part)
+                )
+                result = conn.execution_options(stream_results=True).execute(query)
+                while True:
+                    rows = result.fetchmany(FETCH_ROWS)
+                    if not rows:
+                        break
+                    run_col, key_col, steps, stamps, values, nans = zip(*rows, strict=True)
+                    if any(nans):
+                        values = tuple(
+                            math.nan if nan else v for v, nan in zip(values, nans, strict=True)
+                        )
+                    collector.add(run_col, key_col, steps, stamps, values)
+        return collector.grouped()
+
+    # -- models ------------------------------------------------------------------
+
+    def logged_models(self, experiment: ExperimentRecord) -> list[LoggedModel]:
+        tables = set(sa.inspect(self._engine).get_table_names())
+        if "logged_models" not in tables:
+            return []
+        lm = self._table("logged_models")
+        exp_id = int(experiment.source_id)
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(lm).where(lm.c.experiment_id == exp_id).order_by(lm.c.model_id)
+            ).all()
+            ids = [r.model_id for r in rows]
+            params = self._model_pairs(conn, "logged_model_params", "param", ids)
+            tags = self._model_pairs(conn, "logged_model_tags", "tag", ids)
+            metrics = self._model_metrics(conn, ids)
+        return [
+            LoggedModel(
+                model_id=r.model_id,
+                experiment_id=experiment.source_id,
+                name=r.name,
+                artifact_location=r.artifact_location,
+                creation_timestamp=int(r.creation_timestamp_ms),
+                last_updated_timestamp=int(r.last_updated_timestamp_ms),
+                status=LoggedModelStatus.parse(int(r.status)),
+                status_message=r.status_message,
+                model_type=r.model_type,
+                source_run_id=r.source_run_id,
+                lifecycle_stage=r.lifecycle_stage or ACTIVE,
+                params=params.get(r.model_id, {}),
+                tags=tags.get(r.model_id, {}),
+                metrics=tuple(metrics.get(r.model_id, [])),
+            )
+            for r in rows
+        ]
+
+    def _model_pairs(
+        self, conn: Connection, name: str, prefix: str, ids: list[str]
+    ) -> dict[str, dict[str, str]]:
+        table = self._table(name)
+        key, value = table.c[f"{prefix}_key"], table.c[f"{prefix}_value"]
+        out: dict[str, dict[str, str]] = {}
+        for part in _in_parts(ids):
+            for model_id, k, v in conn.execute(
+                sa.select(table.c.model_id, key, value).where(table.c.model_id.in_(part))
+            ):
+                out.setdefault(model_id, {})[k] = v or ""
+        return out
+
+    def _model_metrics(
+        self, conn: Connection, ids: list[str]
+    ) -> dict[str, list[LoggedModelMetric]]:
+        mm = self._table("logged_model_metrics")
+        out: dict[str, list[LoggedModelMetric]] = {}
+        for part in _in_parts(ids):
+            query = (
+                sa.select(mm)
+                .where(mm.c.model_id.in_(part))
+                .order_by(mm.c.metric_name, mm.c.metric_step, mm.c.metric_timestamp_ms)
+            )
+            for r in conn.execute(query):
+                out.setdefault(r.model_id, []).append(
+                    LoggedModelMetric(
+                        key=r.metric_name,
+                        value=math.nan if r.metric_value is None else float(r.metric_value),
+                        timestamp=int(r.metric_timestamp_ms),
+                        step=int(r.metric_step),
+                        run_id=r.run_id,
+                        model_id=r.model_id,
+                        dataset_name=r.dataset_name,
+                        dataset_digest=r.dataset_digest,
+                    )
+                )
+        return out
+
+    def registered_models(self) -> list[RegisteredModelRecord]:
+        rm, rmt = self._table("registered_models"), self._table("registered_model_tags")
+        mv, mvt = self._table("model_versions"), self._table("model_version_tags")
+        aliases = self._table("registered_model_aliases")
+        with self._connect() as conn:
+            models = conn.execute(sa.select(rm).where(*self._ws(rm)).order_by(rm.c.name)).all()
+            model_tags = _grouped(
+                conn, sa.select(rmt.c.name, rmt.c.key, rmt.c.value).where(*self._ws(rmt))
+            )
+            alias_map: dict[str, dict[str, int]] = {}
+            for name, alias, version in conn.execute(
+                sa.select(aliases.c.name, aliases.c.alias, aliases.c.version).where(
+                    *self._ws(aliases)
+                )
+            ):
+                alias_map.setdefault(name, {})[alias] = int(version)
+            version_rows = conn.execute(
+                sa.select(mv).where(*self._ws(mv)).order_by(mv.c.name, mv.c.version)
+            ).all()
+            version_tags: dict[tuple[str, int], dict[str, str]] = {}
+            for name, version, key, value in conn.execute(
+                sa.select(mvt.c.name, mvt.c.version, mvt.c.key, mvt.c.value).where(*self._ws(mvt))
+            ):
+                version_tags.setdefault((name, int(version)), {})[key] = value or ""
+        versions: dict[str, list[ModelVersion]] = {}
+        last: dict[str, int] = {}
+        for v in version_rows:
+            last[v.name] = max(last.get(v.name, 0), int(v.version))
+            if v.current_stage == DELETED_VERSION_STAGE:
+                continue
+            versions.setdefault(v.name, []).append(
+                ModelVersion(
+                    name=v.name,
+                    version=int(v.version),
+                    creation_timestamp=int(v.creation_time or 0),
+                    last_updated_timestamp=int(v.last_updated_time or v.creation_time or 0),
+                    current_stage=v.current_stage or "None",
+                    description=v.description,
+                    source=v.source or "",
+                    storage_location=v.storage_location or v.source or "",
+                    run_id=v.run_id,
+                    run_link=v.run_link,
+                    model_id=model_id_of_source(v.source),
+                    user_id=v.user_id,
+                    status=v.status or "READY",
+                    status_message=v.status_message,
+                    tags=version_tags.get((v.name, int(v.version)), {}),
+                )
+            )
+        return [
+            RegisteredModelRecord(
+                name=m.name,
+                creation_timestamp=int(m.creation_time or 0),
+                last_updated_timestamp=int(m.last_updated_time or m.creation_time or 0),
+                description=m.description,
+                tags=model_tags.get(m.name, {}),
+                aliases=alias_map.get(m.name, {}),
+                versions=tuple(versions.get(m.name, [])),
+                last_version=last.get(m.name, 0),
+            )
+            for m in models
+        ]
+
+    # -- artifacts -----------------------------------------------------------------
+
+    def list_artifacts(self, location: str) -> list[ArtifactFile]:
+        return self._reader.list(location)
+
+    def location_exists(self, location: str) -> bool:
+        return self._reader.exists(location)
+
+    def open_artifact(self, location: str, path: str) -> Iterator[bytes]:
+        return self._reader.open(location, path)
+
+    def readable_location(self, location: str) -> str:
+        return self._reader.resolve(location)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _grouped(conn: Connection, query: Any) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for owner, key, value in conn.execute(query):
+        out.setdefault(owner, {})[key] = value or ""
+    return out
+
+
+def model_id_of_source(source: str | None) -> str | None:
+    """The logged model a version's ``models:/m-...`` source names, else None."""
+    if source and source.startswith("models:/m-"):
+        ref = source[len("models:/") :].strip("/")
+        if "/" not in ref and "@" not in ref and _SAFE_ID.match(ref):
+            return ref
+    return None
+
+
+def _redacted(uri: str) -> str:
+    """The URI without its password (messages and summaries are shown and logged)."""
+    try:
+        url = make_url(normalize_uri(uri))
+    except Exception:
+        return uri
+    if url.password:
+        return uri.replace(f":{url.password}@", ":***@")
+    return uri
