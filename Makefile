@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images,serving]'
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images,serving,parquet]'
 	touch $@
 
 install-mlflow: $(MLFLOW_VENV)/.installed
@@ -26,7 +26,7 @@ install-mlflow: $(MLFLOW_VENV)/.installed
 $(MLFLOW_VENV)/.installed:
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) 'mlflow==$(MLFLOW_VERSION)' scikit-learn skops psutil
+	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) 'mlflow[auth]==$(MLFLOW_VERSION)' scikit-learn skops psutil 'psycopg[binary]'
 	touch $@
 
 # Debian's Chromium for the UI tests (Playwright drives it; it downloads no browser of its own).

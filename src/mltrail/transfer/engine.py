@@ -116,6 +116,8 @@ class Importer:
         self._runs: list[RunRecord] = []
         self._by_id: dict[str, RunRecord] = {}
         self._locations: dict[str, str] = {}
+        # logged model id -> its artifact location at the source
+        self.model_sources: dict[str, str] = {}
         # The registry's part of the source inventory (filled by RegistryImport).
         self.registry_inventory = Inventory()
 
@@ -337,6 +339,7 @@ class Importer:
                 else self.target.model_location(experiment, model.model_id)
             )
             self.relocations.add(model.artifact_location, location)
+            self.model_sources[model.model_id] = model.artifact_location
             moved = replace(
                 model, experiment_id=experiment.experiment_id, artifact_location=location
             )
@@ -385,6 +388,9 @@ class Importer:
         )
         target_inv = self.target.inventory(scope)
         return compare(self._source_inv, target_inv)
+
+    def run_record(self, run_id: str) -> RunRecord | None:
+        return self._by_id.get(run_id)
 
     def imported_runs(self) -> set[str]:
         return set(self._scope_runs)

@@ -102,9 +102,23 @@ class RegistryImport:
             for alias, number in moved.aliases.items():
                 inv.aliases[(plan.name, alias)] = number
 
+    def _storage(self, version: ModelVersion) -> str:
+        """Where the version's files are at the source (a REST source only gives its source)."""
+        storage = version.storage_location or version.source
+        imp = self.importer
+        if storage.startswith("models:/"):
+            model_id = storage[len("models:/") :].strip("/")
+            return imp.model_sources.get(model_id, storage)
+        if storage.startswith("runs:/"):
+            run_id, _, path = storage[len("runs:/") :].partition("/")
+            run = imp.run_record(run_id)
+            if run is not None and run.artifact_uri:
+                return f"{run.artifact_uri.rstrip('/')}/{path}".rstrip("/")
+        return storage
+
     def _move(self, version: ModelVersion, name: str) -> ModelVersion:
         reloc = self.importer.relocations
-        storage = version.storage_location or version.source
+        storage = self._storage(version)
         if (
             self.importer.options.artifacts == "copy"
             and reloc.find(storage) is None

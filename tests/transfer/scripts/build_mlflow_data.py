@@ -38,7 +38,9 @@ def _iris_like() -> tuple[pd.DataFrame, np.ndarray]:
 
 def main() -> None:
     uri = sys.argv[1]
-    long_points = int(sys.argv[sys.argv.index("--long-points") + 1]) if "--long-points" in sys.argv else 3000
+    long_points = (
+        int(sys.argv[sys.argv.index("--long-points") + 1]) if "--long-points" in sys.argv else 3000
+    )
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     out: dict[str, object] = {"runs": {}}
@@ -50,29 +52,50 @@ def main() -> None:
         mlflow.log_metric("x", 1.0)
     runs["in-default"] = run.info.run_id
 
-    churn = client.create_experiment("churn", tags={"team": "ml", "mlflow.note.content": "Churn models"})
+    churn = client.create_experiment(
+        "churn", tags={"team": "ml", "mlflow.note.content": "Churn models"}
+    )
     features, labels = _iris_like()
     model_uris = []
     for i, c in enumerate([0.1, 1.0, 10.0]):
         with mlflow.start_run(experiment_id=churn, run_name=f"logreg-{i}") as run:
-            mlflow.set_tags({"mlflow.source.git.commit": f"abc{i}", "mlflow.source.name": "train.py", "stage": "dev"})
+            mlflow.set_tags(
+                {
+                    "mlflow.source.git.commit": f"abc{i}",
+                    "mlflow.source.name": "train.py",
+                    "stage": "dev",
+                }
+            )
             mlflow.log_params({"C": c, "solver": "lbfgs", "fold": i})
             model = LogisticRegression(C=c).fit(features, labels)
             for step in range(20):
                 mlflow.log_metric("loss", 1.0 / (step + 1 + i), step=step)
             mlflow.log_metric("accuracy", float(model.score(features, labels)))
-            dataset = mlflow.data.from_pandas(features.assign(y=labels), name="churn-train", targets="y")
+            dataset = mlflow.data.from_pandas(
+                features.assign(y=labels), name="churn-train", targets="y"
+            )
             mlflow.log_input(dataset, context="training")
-            info = mlflow.sklearn.log_model(model, name="model", input_example=features.iloc[:3])
-            model_uris.append(info.model_uri)
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                input_example=features.iloc[:3],
+                pip_requirements=["scikit-learn"],
+            )
+            model_uris.append((info.model_uri, info.model_id))
         runs[f"logreg-{i}"] = run.info.run_id
 
     # Registry: three versions, version 2 deleted (a gap), aliases, stages, tags, descriptions.
-    client.create_registered_model("churn-model", tags={"owner": "ml"}, description="Churn classifier")
-    for i, model_uri in enumerate(model_uris):
+    client.create_registered_model(
+        "churn-model", tags={"owner": "ml"}, description="Churn classifier"
+    )
+    for i, (model_uri, model_id) in enumerate(model_uris):
         client.create_model_version(
-            "churn-model", model_uri, run_id=runs[f"logreg-{i}"], tags={"fold": str(i)},
+            "churn-model",
+            model_uri,
+            run_id=runs[f"logreg-{i}"],
+            tags={"fold": str(i)},
             description=f"version from fold {i}",
+            model_id=model_id,
         )
     client.delete_model_version("churn-model", "2")
     client.set_registered_model_alias("churn-model", "champion", "3")
@@ -86,7 +109,9 @@ def main() -> None:
     with mlflow.start_run(experiment_id=vision, run_name="parent") as parent:
         mlflow.log_param("epochs", 3)
         for k in range(2):
-            with mlflow.start_run(experiment_id=vision, run_name=f"child-{k}", nested=True) as child:
+            with mlflow.start_run(
+                experiment_id=vision, run_name=f"child-{k}", nested=True
+            ) as child:
                 mlflow.log_param("k", k)
                 mlflow.log_metric("loss", 0.5 - 0.1 * k, step=0)
             runs[f"child-{k}"] = child.info.run_id
