@@ -11,7 +11,7 @@ PIP_FLAGS ?= -q --disable-pip-version-check
 PYTEST_ARGS ?=
 DEMO_PORT ?= 5000
 
-.PHONY: install install-mlflow install-browser install-test-tools install-azurite demo test check lint format bench clean
+.PHONY: install install-mlflow install-bench install-browser install-test-tools install-azurite demo test check lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,15 @@ $(MLFLOW_VENV)/.installed:
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
 	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) 'mlflow[auth]==$(MLFLOW_VERSION)' scikit-learn skops psutil 'psycopg[binary]'
+	touch $@
+
+# MLflow's own migration tool, the anchor of bench/import_bench.py, in a venv of its own.
+EXPORT_IMPORT_VENV ?= .venv-export-import
+install-bench: $(EXPORT_IMPORT_VENV)/.installed
+
+$(EXPORT_IMPORT_VENV)/.installed:
+	$(PYTHON) -m venv $(EXPORT_IMPORT_VENV)
+	$(EXPORT_IMPORT_VENV)/bin/python -m pip install $(PIP_FLAGS) databricks-mlflow-export-import 'mlflow==$(MLFLOW_VERSION)'
 	touch $@
 
 # Debian's Chromium for the UI tests (Playwright drives it; it downloads no browser of its own).
@@ -52,7 +61,7 @@ demo: install
 	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/  (Ctrl-C to stop)"
 	$(VENV)/bin/mltrail ui --port $(DEMO_PORT)
 
-test: install install-mlflow install-browser install-test-tools install-azurite
+test: install install-mlflow install-bench install-browser install-test-tools install-azurite
 	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python \
 	MLTRAIL_TEST_AZURITE=$(abspath $(AZURITE_DIR))/node_modules/.bin/azurite-blob \
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -68,4 +77,4 @@ format: install
 	$(VENV)/bin/ruff format src tests bench examples
 
 clean:
-	rm -rf $(VENV) $(MLFLOW_VENV) $(AZURITE_DIR) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(MLFLOW_VENV) $(EXPORT_IMPORT_VENV) $(AZURITE_DIR) .mypy_cache .ruff_cache .pytest_cache

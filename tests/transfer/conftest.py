@@ -299,3 +299,21 @@ def probe(python: Path, tracking_uri: str, out: Path, **env: str) -> dict[str, A
     )
     answer: dict[str, Any] = json.loads(out.read_text())
     return answer
+
+
+def mlflow_exec(python: Path, code: str, *, cwd: Path, **env: str) -> Any:
+    """Run ``code`` with the mlflow client's python; the JSON it prints last (or None)."""
+    script = cwd / f"snippet_{time.monotonic_ns()}.py"
+    script.write_text(code)
+    done = subprocess.run(
+        [str(python), str(script)],
+        cwd=cwd,
+        env=mlflow_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"mlflow snippet failed ({done.returncode}):\n{done.stderr[-6000:]}")
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return json.loads(lines[-1]) if lines else None

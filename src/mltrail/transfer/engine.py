@@ -126,8 +126,12 @@ class Importer:
     def run(self) -> ImportReport:
         plan, runs_by_exp = self._plan()
         self.progress.runs_total = sum(len(r) for r in runs_by_exp.values())
-        if self.source.counts_are_cheap:
-            counts = self.source.metric_counts([r for rs in runs_by_exp.values() for r in rs])
+        all_runs = [r for rs in runs_by_exp.values() for r in rs]
+        estimate = getattr(self.source, "point_estimate", None)
+        if estimate is not None:
+            self.progress.points_total = estimate(all_runs)
+        elif self.source.counts_are_cheap:
+            counts = self.source.metric_counts(all_runs)
             self.progress.points_total = sum(sum(c.values()) for c in counts.values())
         if self.options.dry_run:
             return self._dry_run(plan, runs_by_exp)
