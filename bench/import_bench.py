@@ -74,10 +74,16 @@ def make_source(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         (work / stale).unlink(missing_ok=True)
     done = subprocess.run(
         [
-            str(args.mlflow_python), str(REPO / "bench" / "make_mlflow_db.py"),
-            str(work / "mlflow.db"), "--runs", str(args.runs), "--steps", str(args.steps),
-            "--big-run-points", str(args.big_run_points),
-        ],  # fmt: skip
+            str(args.mlflow_python),
+            str(REPO / "bench" / "make_mlflow_db.py"),
+            str(work / "mlflow.db"),
+            "--runs",
+            str(args.runs),
+            "--steps",
+            str(args.steps),
+            "--big-run-points",
+            str(args.big_run_points),
+        ],
         env=_clean_env(),
         cwd=work,
         capture_output=True,
@@ -140,7 +146,9 @@ def ensure_anchor_venv() -> Path:
     return python
 
 
-def time_anchor(work: Path, source_uri: str, *, mlflow_python: Path, timeout: float) -> dict[str, Any]:
+def time_anchor(
+    work: Path, source_uri: str, *, mlflow_python: Path, timeout: float
+) -> dict[str, Any]:
     bin_dir = ensure_anchor_venv().parent
     export_dir = work / "anchor-export"
     target = work / "anchor-target"
@@ -162,12 +170,24 @@ def time_anchor(work: Path, source_uri: str, *, mlflow_python: Path, timeout: fl
     log = (work / "anchor-server.log").open("wb")
     server = subprocess.Popen(
         [
-            str(mlflow_python.parent / "mlflow"), "server", "--backend-store-uri",
-            f"sqlite:///{target / 'mlflow.db'}", "--artifacts-destination", str(target / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        ],  # fmt: skip
-        cwd=target, env=_clean_env(), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+            str(mlflow_python.parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{target / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(target / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=target,
+        env=_clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait(url, server)
         left = max(1.0, timeout - out["export"])

@@ -21,10 +21,16 @@ def test_import_bench_smoke(tmp_path: Path) -> None:
     )
     done = subprocess.run(
         [
-            sys.executable, str(REPO / "bench" / "import_bench.py"), "--smoke",
-            "--mlflow-python", mlflow_python, "--work-dir", str(tmp_path / "work"),
-            "--out-dir", str(tmp_path / "results"),
-        ],  # fmt: skip
+            sys.executable,
+            str(REPO / "bench" / "import_bench.py"),
+            "--smoke",
+            "--mlflow-python",
+            mlflow_python,
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--out-dir",
+            str(tmp_path / "results"),
+        ],
         env=env,
         capture_output=True,
         text=True,

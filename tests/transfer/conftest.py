@@ -316,4 +316,7 @@ def mlflow_exec(python: Path, code: str, *, cwd: Path, **env: str) -> Any:
     if done.returncode != 0:
         pytest.fail(f"mlflow snippet failed ({done.returncode}):\n{done.stderr[-6000:]}")
     lines = [line for line in done.stdout.splitlines() if line.strip()]
-    return json.loads(lines[-1]) if lines else None
+    try:
+        return json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None  # the snippet printed no result (mlflow's own messages only)

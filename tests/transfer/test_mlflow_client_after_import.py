@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.transfer.conftest import (
+
+from mltrail import TrackingClient
+
+from .conftest import (
     MlflowData,
     MlflowServer,
     mltrail,
@@ -21,8 +24,6 @@ from tests.transfer.conftest import (
     start_mltrail_server,
     stop,
 )
-
-from mltrail import TrackingClient
 
 pytestmark = pytest.mark.mlflow
 DBL_MAX = 1.7976931348623157e308

@@ -13,8 +13,7 @@ import errno
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from mltrail.errors import MltrailError, ResourceDoesNotExist
-from mltrail.transfer.errors import TargetFull
+from mltrail.errors import MltrailError, ResourceDoesNotExist, StorageFull
 from mltrail.transfer.records import ArtifactFile
 from mltrail.transfer.sources.base import Source
 from mltrail.transfer.sources.locations import UnreadableLocation
@@ -95,10 +94,9 @@ class ArtifactCopier:
             sink.write_stream(f.path, chunks)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise TargetFull(
+                raise StorageFull(
                     f"The disk under the target's artifacts is full while copying {f.path} of "
-                    f"{owner} to {getattr(sink, 'root', '')}. What was imported before is kept; "
-                    "free some space and run the same command again to continue"
+                    f"{owner} to {getattr(sink, 'root', '')}"
                 ) from exc
             if isinstance(exc, FileNotFoundError):
                 self.report.problems.append(
@@ -113,10 +111,10 @@ class ArtifactCopier:
             )
             return
         except MltrailError as exc:
-            if isinstance(exc, TargetFull) or exc.status == 507:
-                raise TargetFull(
-                    f"The target's artifact storage is full while copying {f.path} of {owner}: "
-                    f"{exc.message}"
+            if exc.status == 507:
+                raise StorageFull(
+                    f"The target's artifact storage is full while copying {f.path} of {owner} "
+                    f"to {getattr(sink, 'root', '')}: {exc.message}"
                 ) from exc
             self.report.problems.append(f"{owner}: cannot copy artifact {f.path}: {exc.message}")
             return

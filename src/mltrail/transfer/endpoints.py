@@ -86,6 +86,8 @@ def open_mlflow_source(
         raise NotSourceData(f"SOURCE {text!r} does not exist")
     if not path.is_dir():
         raise NotSourceData(f"{text!r} is neither an MLflow database nor an mlruns folder")
+    if (path / "mltrail.db").is_file():
+        raise NotSourceData(f"{text!r} is an mltrail store; use `mltrail import mltrail`")
     from mltrail.transfer.sources.mlflow_files import MlflowFileSource
 
     return MlflowFileSource(

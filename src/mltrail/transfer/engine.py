@@ -142,8 +142,8 @@ class Importer:
             RegistryImport(self).run(plan.registered)
         except StorageFull as exc:
             raise TargetFull(
-                f"{exc.message}. What was imported before is kept and consistent; free some "
-                "space (or move the target) and run the same command again to continue"
+                f"{exc.message.rstrip('.')}. What was imported before is kept and consistent; "
+                "free some space and run the same command again to continue"
             ) from exc
         finally:
             self.progress.close()

@@ -89,8 +89,10 @@ class ImportState:
 
 
 def default_state_path(*, source: str, target: str, target_db_file: Path | None) -> Path:
-    """Beside a local target database, else under ``~/.mltrail/imports``."""
-    key = hashlib.sha1(f"{source}\n{target}".encode()).hexdigest()[:16]
+    """Beside a local target database (named after the source alone, so that the folder can
+    be moved), else under ``~/.mltrail/imports`` (named after both)."""
     if target_db_file is not None:
+        key = hashlib.sha1(source.encode()).hexdigest()[:16]
         return target_db_file.parent / f"mltrail-import-{key}.json"
+    key = hashlib.sha1(f"{source}\n{target}".encode()).hexdigest()[:16]
     return Path.home() / ".mltrail" / "imports" / f"{key}.json"

@@ -112,6 +112,10 @@ class MlflowSqlSource:
 
     def _check_schema(self, conn: Connection) -> str:
         tables = set(sa.inspect(conn).get_table_names())
+        if "metric_chunks" in tables:
+            raise NotSourceData(
+                f"{_redacted(self.uri)} is an mltrail database; use `mltrail import mltrail`"
+            )
         if "alembic_version" not in tables or not {"experiments", "runs", "metrics"} <= tables:
             raise NotSourceData(
                 f"{_redacted(self.uri)} is not an MLflow database (no MLflow tables found)"
@@ -122,10 +126,6 @@ class MlflowSqlSource:
         revision = str(revision)
         if revision in TESTED_REVISIONS:
             return revision
-        if re.fullmatch(r"\d{4}", revision) and "metric_chunks" in tables:
-            raise NotSourceData(
-                f"{_redacted(self.uri)} is an mltrail database; use `mltrail import mltrail`"
-            )
         tested = ", ".join(f"{rev} ({name})" for rev, name in TESTED_REVISIONS.items())
         raise UntestedSchema(
             f"The MLflow database {_redacted(self.uri)} is at schema revision {revision}, which "
