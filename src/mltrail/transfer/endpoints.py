@@ -101,7 +101,9 @@ def open_mltrail_source(
     """A snapshot folder (``mltrail export``), or an mltrail store (a folder or database)."""
     scheme = _scheme(text)
     path = None if scheme and scheme != "file" else _local(text)
-    if path is not None and (path / "manifest.json").exists():
+    if path is not None and (
+        (path / "manifest.json").exists() or (path.is_dir() and any(path.glob("*.parquet")))
+    ):
         from mltrail.transfer.sources.snapshot import SnapshotSource
 
         return SnapshotSource(path, settings=settings)

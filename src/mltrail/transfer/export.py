@@ -46,7 +46,12 @@ class TableWriter:
         self.name = name
         self.path = folder / file_name(name)
         self.schema = TABLES[name]
-        self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
+        # No min/max statistics on float columns: readers that trust them (DuckDB) would
+        # conclude that a row group with NaN among its values holds none.
+        stats = [f.name for f in self.schema if not pa.types.is_floating(f.type)]
+        self._writer = pq.ParquetWriter(
+            self.path, self.schema, compression="zstd", write_statistics=stats
+        )
         self._columns: dict[str, list[Any]] = {f.name: [] for f in self.schema}
         self._buffered = 0
         self.rows = 0
