@@ -158,6 +158,7 @@ def import_mltrail(
     from mltrail.transfer.endpoints import open_mltrail_source
 
     settings = load_settings()
+    _require_pyarrow("mltrail import mltrail")
     opened = open_mltrail_source(
         snapshot, settings=settings, artifacts_root=source_artifacts_destination
     )
@@ -231,11 +232,36 @@ def _run_import(
         )
 
 
+COUNT_ORDER = (
+    "experiments (new)",
+    "experiments (updated)",
+    "experiments (already there)",
+    "runs (new)",
+    "runs (updated)",
+    "runs (unchanged)",
+    "runs",
+    "params",
+    "tags",
+    "metric keys",
+    "metric points",
+    "artifact files",
+    "artifact bytes",
+    "logged models",
+    "registered models",
+    "model versions",
+    "aliases",
+    "users",
+    "grants",
+)
+
+
 def _print_report(report: ImportReport) -> None:
     verb = "Would import" if report.dry_run else "Imported"
     click.echo(f"{verb} from {report.source} into {report.target}")
-    for name, value in report.counts.items():
-        click.echo(f"  {name:<28}{value:>14,}")
+    names = [n for n in COUNT_ORDER if n in report.counts]
+    names += sorted(n for n in report.counts if n not in COUNT_ORDER)
+    for name in names:
+        click.echo(f"  {name:<28}{report.counts[name]:>14,}")
     if not report.counts:
         click.echo("  nothing new")
     if report.notes:
@@ -287,6 +313,7 @@ def export_command(
     from mltrail.transfer.progress import Progress
 
     settings = load_settings()
+    _require_pyarrow("mltrail export")
     source = _store_source(state.resolved_uri(), settings=settings, artifacts=artifacts_destination)
     try:
         report = Exporter(
@@ -307,6 +334,18 @@ def export_command(
         for problem in report.problems:
             click.echo(f"  - {problem}")
         raise TransferFailed(f"the snapshot lacks {len(report.problems)} item(s) (listed above)")
+
+
+def _require_pyarrow(command: str) -> None:
+    import importlib.util
+
+    from mltrail.errors import ConfigurationError
+
+    if importlib.util.find_spec("pyarrow") is None:
+        raise ConfigurationError(
+            f"{command} writes and reads Parquet, which needs pyarrow: "
+            "pip install 'mltrail[parquet]'"
+        )
 
 
 def _store_source(uri: str, *, settings: Settings, artifacts: str | None) -> Source:

@@ -88,12 +88,12 @@ def import_auth(auth_db: str, *, target: Target, state: ImportState, report: Imp
     finally:
         source.dispose()
     store = SqlAuthStore(engine_of_target)
-    ids = _import_users(store, users, report)
+    ids = _import_users(store, users, report, state=state)
     _import_grants(store, grants, ids=ids, state=state, report=report)
 
 
 def _import_users(
-    store: SqlAuthStore, users: Sequence[Any], report: ImportReport
+    store: SqlAuthStore, users: Sequence[Any], report: ImportReport, *, state: ImportState
 ) -> dict[int, int]:
     now = int(time.time() * 1000)
     ids: dict[int, int] = {}
@@ -102,9 +102,10 @@ def _import_users(
         existing = store.get_user(username)
         if existing is not None:
             ids[int(source_id)] = existing.id
-            report.notes.append(
-                f"user {username!r} exists in the target: kept as it is, grants added"
-            )
+            if username not in state.users:
+                report.notes.append(
+                    f"user {username!r} exists in the target: kept as it is, grants added"
+                )
             continue
         stored = password_hash if password_hash and is_werkzeug_hash(password_hash) else LOCKED
         if stored == LOCKED:
@@ -113,6 +114,7 @@ def _import_users(
             username, password_hash=stored, is_admin=bool(is_admin), now=now
         )
         ids[int(source_id)] = created.id
+        state.users[username] = "created"
         report.counts["users"] += 1
     if locked:
         report.notes.append(
@@ -168,6 +170,7 @@ def _import_grants(
                 skipped["registered model not imported"] += 1
         else:
             skipped[kind] += 1
+    state.save()
     if skipped:
         listed = ", ".join(f"{n} {what}" for what, n in sorted(skipped.items()))
         report.notes.append(

@@ -210,11 +210,17 @@ class Importer:
                 c["tags"] += len(run.tags)
                 c["metric keys"] += len(counts.get(run.run_id, {}))
                 c["metric points"] += sum(counts.get(run.run_id, {}).values())
-                files = self.copier.listing(run.artifact_uri, owner=f"run {run.run_id}") or []
-                c["artifact files"] += len(files)
-                c["artifact bytes"] += sum(f.size for f in files)
+                listed = self.copier.listing(run.artifact_uri, owner=f"run {run.run_id}") or []
+                c["artifact files"] += len(listed)
+                c["artifact bytes"] += sum(f.size for f in listed)
             models = self._models_of(item.record)
             c["logged models"] += len(models)
+            for model in models:
+                files = self.copier.listing(
+                    model.artifact_location, owner=f"model {model.model_id}"
+                )
+                c["artifact files"] += len(files or [])
+                c["artifact bytes"] += sum(f.size for f in files or [])
         for reg in plan.registered:
             if not reg.skip:
                 c["registered models"] += 1
@@ -234,8 +240,14 @@ class Importer:
             self.report.counts["experiments (new)"] += 1
         else:
             experiment = item.existing
-            if experiment.experiment_id != planning.DEFAULT_EXPERIMENT_ID:
-                self.target.update_experiment(experiment, record)
+            if experiment.experiment_id == planning.DEFAULT_EXPERIMENT_ID:
+                # The catch-all keeps its own stage and times; the source's tags are added.
+                record = replace(
+                    record,
+                    lifecycle_stage=experiment.lifecycle_stage,
+                    deleted_time=None,
+                )
+            self.target.update_experiment(experiment, record)
             self.report.counts["experiments (updated)"] += 1
         self.state.experiments[record.source_id] = experiment.experiment_id
         self.state.experiment_names[record.source_id] = experiment.name

@@ -38,6 +38,8 @@ class ImportState:
     logged_models: dict[str, str] = field(default_factory=dict)
     registered_models: dict[str, str] = field(default_factory=dict)
     registered_fingerprints: dict[str, str] = field(default_factory=dict)
+    # usernames this import created (``--auth-db``)
+    users: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None, *, source: str, target: str) -> ImportState:
@@ -59,6 +61,7 @@ class ImportState:
             "logged_models",
             "registered_models",
             "registered_fingerprints",
+            "users",
         ):
             value = raw.get(name, {})
             if isinstance(value, dict):
@@ -79,6 +82,7 @@ class ImportState:
             "logged_models": self.logged_models,
             "registered_models": self.registered_models,
             "registered_fingerprints": self.registered_fingerprints,
+            "users": self.users,
         }
         tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         with open(tmp, "w", encoding="utf-8") as fh:

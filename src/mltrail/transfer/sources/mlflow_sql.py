@@ -539,7 +539,7 @@ class MlflowSqlSource:
         self._engine.dispose()
 
 
-def _group_rows(rows: list[Any]) -> dict[str, Series]:
+def _group_rows(rows: Sequence[Any]) -> dict[str, Series]:
     """Rows (key, step, timestamp, value, is_nan) of one run as a sorted series per key."""
     if not rows:
         return {}
