@@ -43,8 +43,8 @@ def normalized(
     for name, exp in out["experiments"].items():
         if name == "Default" or not keep_times:
             exp.pop("creation_time")
-    # mltrail's MLflow adapter answers version numbers as JSON numbers, MLflow as strings;
-    # the client passes either through, so the comparison is by value.
+    # The client gives version numbers as int from MLflow's local stores and as str over
+    # REST (from MLflow's server and mltrail's alike): compared by value.
     if "champion" in out:
         out["champion"] = str(out["champion"])
     for model in out["registry"].values():

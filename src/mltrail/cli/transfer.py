@@ -58,7 +58,8 @@ def _common_import_options(function: Any) -> Any:
             metavar="URL",
             default=None,
             help="For a database target served by `mltrail server --artifacts-destination "
-            "URL`: copy the files there (recorded as mlflow-artifacts:/ locations).",
+            "URL`: copy the files there (recorded as mlflow-artifacts:/ locations). "
+            "[default: $MLTRAIL_ARTIFACTS_DESTINATION]",
         ),
         click.option(
             "--state",
@@ -160,7 +161,9 @@ def import_mltrail(
     settings = load_settings()
     _require_pyarrow("mltrail import mltrail")
     opened = open_mltrail_source(
-        snapshot, settings=settings, artifacts_root=source_artifacts_destination
+        snapshot,
+        settings=settings,
+        artifacts_root=source_artifacts_destination or settings.artifacts_destination or None,
     )
     _run_import(state, opened, settings=settings, auth_db=None, **options)
 
@@ -185,11 +188,14 @@ def _run_import(
     from mltrail.transfer.errors import TransferFailed
     from mltrail.transfer.progress import Progress
     from mltrail.transfer.state import ImportState, default_state_path
+    from mltrail.uris import parse_tracking_uri
 
+    uri = state.resolved_uri()
+    if artifacts_destination is None and parse_tracking_uri(uri).kind == "sql":
+        # As `mltrail server` and `mltrail gc` read it from the environment.
+        artifacts_destination = settings.artifacts_destination.strip() or None
     try:
-        target = open_target(
-            state.resolved_uri(), settings=settings, artifacts_destination=artifacts_destination
-        )
+        target = open_target(uri, settings=settings, artifacts_destination=artifacts_destination)
     except BaseException:
         source.close()
         raise
@@ -294,7 +300,8 @@ def _print_report(report: ImportReport) -> None:
     metavar="URL",
     default=None,
     help="For a database whose runs use mlflow-artifacts:/ locations: the "
-    "--artifacts-destination of the server that serves it.",
+    "--artifacts-destination of the server that serves it. "
+    "[default: $MLTRAIL_ARTIFACTS_DESTINATION]",
 )
 @pass_state
 def export_command(
@@ -314,7 +321,11 @@ def export_command(
 
     settings = load_settings()
     _require_pyarrow("mltrail export")
-    source = _store_source(state.resolved_uri(), settings=settings, artifacts=artifacts_destination)
+    source = _store_source(
+        state.resolved_uri(),
+        settings=settings,
+        artifacts=artifacts_destination or settings.artifacts_destination.strip() or None,
+    )
     try:
         report = Exporter(
             source,
