@@ -114,3 +114,28 @@ def test_a_logged_model_keeps_a_given_id_and_refuses_a_malformed_one(tmp_path: P
     assert kept.model_id == model_id
     with pytest.raises(InvalidParameterValue, match="Invalid logged model id"):
         models.logged_models.create_logged_model("0", model_id="m-../../x")  # type: ignore[attr-defined]
+
+
+def test_progress_draws_three_bars_on_a_terminal_only() -> None:
+    import io
+
+    from mltrail.transfer.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    progress = Progress(stream=screen)
+    progress.runs_total, progress.points_total, progress.bytes_total = 10, 1_000_000, 4 << 20
+    progress.add(runs=5, points=500_000, nbytes=1 << 20)
+    progress.close()
+    line = screen.getvalue().strip().splitlines()[-1]
+    assert "runs [######......] 5/10" in line
+    assert "points [######......] 500.0k/1.0M" in line
+    assert "artifacts [###.........] 1.0 MB/4.0 MB" in line
+    piped = io.StringIO()
+    quiet = Progress(stream=piped)
+    quiet.add(runs=1)
+    quiet.close()
+    assert piped.getvalue() == ""

@@ -217,3 +217,11 @@ def test_export_refuses_a_folder_that_is_not_empty(imported: Path, tmp_path: Pat
     result = mltrail("--tracking-uri", str(imported), "export", str(dest))
     assert result.exit_code == 2 and "exists and is not empty" in result.output
     assert (dest / "keep.txt").read_text() == "mine"
+
+
+def test_import_mltrail_copies_another_store_directly(imported: Path, tmp_path: Path) -> None:
+    target = tmp_path / "copy"
+    result = mltrail("--tracking-uri", str(target), "import", "mltrail", str(imported),
+                     "--include-deleted")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert _dump(target) == _dump(imported)
