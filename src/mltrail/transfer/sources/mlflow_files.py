@@ -35,7 +35,7 @@ from mltrail.transfer.records import (
 )
 from mltrail.transfer.sources.base import SeriesCollector
 from mltrail.transfer.sources.locations import LocationReader
-from mltrail.transfer.sources.mlflow_sql import DELETED_VERSION_STAGE, model_id_of_source
+from mltrail.transfer.sources.mlflow_sql_models import DELETED_VERSION_STAGE, model_id_of_source
 
 TRASH = ".trash"
 REGISTRY = "models"

@@ -32,7 +32,7 @@ from mltrail.transfer.records import (
 )
 from mltrail.transfer.sources.base import SeriesCollector
 from mltrail.transfer.sources.locations import LocationReader, UnreadableLocation
-from mltrail.transfer.sources.mlflow_sql import model_id_of_source
+from mltrail.transfer.sources.mlflow_sql_models import model_id_of_source
 
 API = "/api/2.0/mlflow"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
