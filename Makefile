@@ -26,7 +26,7 @@ install-mlflow: $(MLFLOW_VENV)/.installed
 $(MLFLOW_VENV)/.installed:
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) 'mlflow[auth]==$(MLFLOW_VERSION)' scikit-learn skops psutil 'psycopg[binary]'
+	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) 'mlflow[auth]==$(MLFLOW_VERSION)' scikit-learn skops psutil 'psycopg[binary]' pymysql
 	touch $@
 
 # MLflow's own migration tool, the anchor of bench/import_bench.py, in a venv of its own.

@@ -181,3 +181,29 @@ def test_mlflow_on_postgres_over_rest_and_from_its_database(
         folder = tmp_path / f"probe-{store.name}"
         folder.mkdir()
         assert_same(_probe_mltrail(mlflow_python, str(store), folder), expected)
+
+
+@pytest.mark.mysql
+def test_mlflow_on_mysql_from_its_database(
+    mlflow_python: Path, mysql_uri: str, tmp_path: Path
+) -> None:
+    """MLflow's tables on MariaDB (mysql+pymysql://), read directly."""
+    from .conftest import build
+
+    source = mysql_uri
+    folder = tmp_path / "mlflow"
+    folder.mkdir()
+    build(mlflow_python, folder, source)
+    expected = probe(mlflow_python, source, tmp_path / "expected.json")
+    store = tmp_path / "store"
+    result = mltrail("--tracking-uri", str(store), "import", "mlflow", source, "--include-deleted")
+    assert result.exit_code == 0, result.output
+    probe_dir = tmp_path / "probe"
+    probe_dir.mkdir()
+    actual = _probe_mltrail(mlflow_python, str(store), probe_dir)
+    # MLflow reads logged-model metrics from MySQL as decimals rounded to 10 places; the
+    # import reads the stored doubles, and mltrail answers them exactly.
+    for answer in (actual, expected):
+        for model in answer["logged_models"].values():
+            model["metrics"] = [[k, f"{float(v):.10f}", s] for k, v, s in model["metrics"]]
+    assert_same(actual, expected)
