@@ -79,7 +79,7 @@ def test_the_state_file_round_trips_and_refuses_garbage(tmp_path: Path) -> None:
     again = ImportState.load(path, source="s", target="t")
     assert again.experiments == {"1": "5"} and again.runs == {"abc": "fp"}
     path.write_text("{not json")
-    with pytest.raises(CorruptSnapshot, match="state.json is unreadable"):
+    with pytest.raises(CorruptSnapshot, match=r"state\.json is unreadable"):
         ImportState.load(path, source="s", target="t")
     beside = default_state_path(source="s", target="x", target_db_file=tmp_path / "mltrail.db")
     assert beside.parent == tmp_path
