@@ -163,7 +163,8 @@ def time_anchor(
             env=_clean_env(MLFLOW_TRACKING_URI=source_uri), timeout=timeout, cwd=work,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        out.update(timed_out=True, export=time.perf_counter() - started, import_=None)
+        exported = sum(1 for _ in export_dir.glob("*/runs/*")) if export_dir.exists() else 0
+        out.update(timed_out=True, export=time.perf_counter() - started, runs_exported=exported)
         return out
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -279,7 +280,12 @@ def report(
             f"databricks-mlflow-export-import: export {anchor['export']:.1f} s + import into "
             f"an MLflow server {anchor.get('import') or 0:.1f} s = {bound}{total:.1f} s"
         )
-        if anchor["timed_out"]:
+        if anchor["timed_out"] and "runs_exported" in anchor:
+            print(
+                f"  (stopped after {args.anchor_timeout:.0f} s, still exporting: "
+                f"{anchor['runs_exported']:,} of {source['runs']:,} runs exported; a lower bound)"
+            )
+        elif anchor["timed_out"]:
             print(
                 f"  (stopped after {args.anchor_timeout:.0f} s with {anchor.get('runs_in_target')} "
                 f"of {source['runs']:,} runs in the MLflow server: a lower bound)"
