@@ -139,3 +139,52 @@ def test_progress_draws_three_bars_on_a_terminal_only() -> None:
     quiet.add(runs=1)
     quiet.close()
     assert piped.getvalue() == ""
+
+
+def test_bulk_summaries_follow_the_per_series_rule() -> None:
+    """The latest value (step, then timestamp, then value; NaN lowest), min, max and count."""
+    import random
+
+    from mltrail.store.sql.bulk import summaries_of
+    from mltrail.store.sql.metrics import _Summary
+
+    rng = random.Random(3)
+    series = []
+    for _ in range(2000):
+        n = rng.randint(1, 8)
+        series.append(
+            sorted_series(
+                np.array([rng.randint(0, 3) for _ in range(n)], dtype=np.int64),
+                np.array([rng.randint(0, 2) for _ in range(n)], dtype=np.int64),
+                np.array(
+                    [rng.choice([math.nan, math.inf, -math.inf, 1.0, -3.5]) for _ in range(n)]
+                ),
+            )
+        )
+    bulk = [s.columns() for s in summaries_of(series)]
+    one_by_one = [_Summary.of_series(s).columns() for s in series]
+    assert [{k: repr(v) for k, v in c.items()} for c in bulk] == [
+        {k: repr(v) for k, v in c.items()} for c in one_by_one
+    ]
+
+
+def test_prefetched_items_keep_their_order_and_errors() -> None:
+    from collections.abc import Iterator
+
+    from mltrail.transfer.engine import prefetched
+
+    assert list(prefetched(iter(range(1000)), depth=3)) == list(range(1000))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise OSError("disk gone")
+
+    seen = []
+    with pytest.raises(OSError, match="disk gone"):
+        for item in prefetched(failing()):
+            seen.append(item)
+    assert seen == [1, 2]
+    early = prefetched(iter(range(10_000)), depth=2)
+    assert next(early) == 0
+    early.close()  # the producer stops; nothing hangs

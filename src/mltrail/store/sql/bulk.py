@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
@@ -43,6 +44,7 @@ from mltrail.store.schema_models import (
 from mltrail.store.sql import metrics
 from mltrail.store.sql.logged_models import encode_value as encode_model_metric
 from mltrail.store.sql.metrics import Series
+from mltrail.store.sql.prepared import Prepared
 
 # Rows per executemany: bounded so that no driver builds a statement of unbounded size.
 ROWS_PER_STATEMENT = 5_000
@@ -191,33 +193,124 @@ def _run_values(row: RunRow) -> dict[str, Any]:
     }
 
 
+def _prepared_many(conn: Connection, stmt: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        stmt.execute_many(conn, rows[start : start + ROWS_PER_STATEMENT])
+
+
 def _insert_new_runs(conn: Connection, batch: Sequence[RunWrite]) -> None:
-    _many(conn, sa.insert(runs), [_run_values(w.row) for w in batch])
+    _prepared_many(conn, _INSERT_RUN, [_run_values(w.row) for w in batch])
     param_rows = [
         {"run_id": w.row.run_id, "key": k, "value": v} for w in batch for k, v in w.params.items()
     ]
     tag_rows = [
         {"run_id": w.row.run_id, "key": k, "value": v} for w in batch for k, v in w.tags.items()
     ]
-    _many(conn, sa.insert(params), param_rows)
-    _many(conn, sa.insert(tags), tag_rows)
+    _prepared_many(conn, _INSERT_PARAM, param_rows)
+    _prepared_many(conn, _INSERT_TAG, tag_rows)
+    owners = [
+        (w.row.run_id, key, series)
+        for w in batch
+        for key, series in w.series.items()
+        if len(series)
+    ]
     chunk_rows: list[dict[str, Any]] = []
-    summary_rows: list[dict[str, Any]] = []
-    for w in batch:
-        for key, series in w.series.items():
-            if not len(series):
-                continue
-            rows = metrics._chunk_rows(w.row.run_id, key, series)
-            summary = metrics._Summary.of_series(series)
-            summary.chunk_count = len(rows)
-            chunk_rows.extend(rows)
-            summary_rows.append({"run_id": w.row.run_id, "key": key, **summary.columns()})
-            if len(chunk_rows) >= ROWS_PER_STATEMENT:
-                metrics._INSERT_CHUNK.execute_many(conn, chunk_rows)
-                chunk_rows = []
+    chunk_counts: list[int] = []
+    for run_id, key, series in owners:
+        rows = metrics._chunk_rows(run_id, key, series)
+        chunk_counts.append(len(rows))
+        chunk_rows.extend(rows)
+        if len(chunk_rows) >= ROWS_PER_STATEMENT:
+            metrics._INSERT_CHUNK.execute_many(conn, chunk_rows)
+            chunk_rows = []
     if chunk_rows:
         metrics._INSERT_CHUNK.execute_many(conn, chunk_rows)
-    _many(conn, sa.insert(metric_summaries), summary_rows)
+    summaries = summaries_of([series for _, _, series in owners])
+    summary_rows = []
+    for (run_id, key, _), summary, chunks in zip(owners, summaries, chunk_counts, strict=True):
+        summary.chunk_count = chunks
+        summary_rows.append({"run_id": run_id, "key": key, **summary.columns()})
+    _prepared_many(conn, _INSERT_SUMMARY, summary_rows)
+
+
+def summaries_of(series_list: Sequence[Series]) -> list[metrics._Summary]:
+    """``_Summary.of_series`` of many series at once (a few numpy passes, not one per series).
+
+    Series are sorted by step then timestamp, so the latest point is the last one, unless
+    the last two share step and timestamp: those few take the per-series path, which
+    breaks the tie by value (MLflow's rule).
+    """
+    if not series_list:
+        return []
+    lengths = np.array([len(s) for s in series_list], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    values = np.concatenate([s.values for s in series_list])
+    steps = np.concatenate([s.steps for s in series_list])
+    stamps = np.concatenate([s.timestamps for s in series_list])
+    nan = np.isnan(values)
+    lows = np.minimum.reduceat(np.where(nan, np.inf, values), starts).tolist()
+    highs = np.maximum.reduceat(np.where(nan, -np.inf, values), starts).tolist()
+    numbers = np.add.reduceat((~nan).astype(np.int64), starts).tolist()
+    last = ends - 1
+    before = np.maximum(last - 1, 0)
+    tied = (
+        (lengths > 1) & (steps[last] == steps[before]) & (stamps[last] == stamps[before])
+    ).tolist()
+    out = []
+    for i, (value, step, stamp) in enumerate(
+        zip(values[last].tolist(), steps[last].tolist(), stamps[last].tolist(), strict=True)
+    ):
+        if tied[i]:
+            out.append(metrics._Summary.of_series(series_list[i]))
+            continue
+        has_number = numbers[i] > 0
+        out.append(
+            metrics._Summary(
+                value=value,
+                step=step,
+                timestamp=stamp,
+                min=lows[i] if has_number else None,
+                max=highs[i] if has_number else None,
+                count=int(lengths[i]),
+                chunk_count=0,
+            )
+        )
+    return out
+
+
+_INSERT_RUN = Prepared(
+    sa.insert(runs),
+    column_keys=(
+        "run_id",
+        "experiment_id",
+        "run_name",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "lifecycle_stage",
+        "artifact_uri",
+        "deleted_time",
+    ),
+)
+_INSERT_PARAM = Prepared(sa.insert(params), column_keys=("run_id", "key", "value"))
+_INSERT_TAG = Prepared(sa.insert(tags), column_keys=("run_id", "key", "value"))
+_INSERT_SUMMARY = Prepared(
+    sa.insert(metric_summaries),
+    column_keys=(
+        "run_id",
+        "key",
+        "value",
+        "value_kind",
+        "step",
+        "timestamp",
+        "min_value",
+        "max_value",
+        "count",
+        "chunk_count",
+    ),
+)
 
 
 def _update_run(conn: Connection, write: RunWrite) -> None:
