@@ -66,7 +66,11 @@ def main() -> None:
     )  # fmt: skip
     conn.executemany(
         "INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
-        [(f"p{j}", str(i * 7 + j), rid) for i, rid in enumerate(run_ids) for j in range(args.params)],
+        [
+            (f"p{j}", str(i * 7 + j), rid)
+            for i, rid in enumerate(run_ids)
+            for j in range(args.params)
+        ],
     )
     points = 0
     rows: list[tuple[object, ...]] = []
@@ -89,11 +93,14 @@ def main() -> None:
             "'FINISHED', ?, ?, '', 'active', ?, ?)",
             (big, base, base + 1000, f"{root}/{exp_id}/{big}/artifacts", exp_id),
         )
-        conn.execute("INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', 'big', ?)", (big,))
+        conn.execute(
+            "INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', 'big', ?)", (big,)
+        )
         n = args.big_run_points
         for start in range(0, n, ROWS):
             rows = [
-                ("loss", 1.0 / (s + 1), base + s, big, s, 0) for s in range(start, min(n, start + ROWS))
+                ("loss", 1.0 / (s + 1), base + s, big, s, 0)
+                for s in range(start, min(n, start + ROWS))
             ]
             points += _flush(conn, rows)
         latest.append(("loss", 1.0 / n, base + n - 1, n - 1, 0, big))
