@@ -185,7 +185,6 @@ def _run_import(
 ) -> None:
     from mltrail.transfer.endpoints import open_target
     from mltrail.transfer.engine import Importer, ImportOptions
-    from mltrail.transfer.errors import TransferFailed
     from mltrail.transfer.progress import Progress
     from mltrail.transfer.state import ImportState, default_state_path
     from mltrail.uris import parse_tracking_uri
@@ -226,16 +225,22 @@ def _run_import(
         source.close()
         target.close()
     _print_report(report)
-    if not report.ok:
-        problems = len(report.problems)
-        differences = (
-            0 if report.comparison is None else sum(r.differences for r in report.comparison.rows)
-        )
-        raise TransferFailed(
-            f"the import is incomplete: {problems} problem(s), {differences} difference(s) "
-            "(listed above). What was imported is kept; fix them and run the same command "
-            "again to continue"
-        )
+    _fail_unless_complete(report)
+
+
+def _fail_unless_complete(report: ImportReport) -> None:
+    from mltrail.transfer.errors import TransferFailed
+
+    if report.ok:
+        return
+    differences = (
+        0 if report.comparison is None else sum(r.differences for r in report.comparison.rows)
+    )
+    raise TransferFailed(
+        f"the import is incomplete: {len(report.problems)} problem(s), {differences} "
+        "difference(s) (listed above). What was imported is kept; fix them and run the same "
+        "command again to continue"
+    )
 
 
 COUNT_ORDER = (

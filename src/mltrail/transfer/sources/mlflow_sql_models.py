@@ -120,9 +120,29 @@ def registered_models(
         sa.select(mvt.c.name, mvt.c.version, mvt.c.key, mvt.c.value).where(*ws(mvt))
     ):
         version_tags.setdefault((name, int(version)), {})[key] = value or ""
+    versions, last = _versions(version_rows, version_tags)
+    return [
+        RegisteredModelRecord(
+            name=m.name,
+            creation_timestamp=int(m.creation_time or 0),
+            last_updated_timestamp=int(m.last_updated_time or m.creation_time or 0),
+            description=m.description,
+            tags=model_tags.get(m.name, {}),
+            aliases=alias_map.get(m.name, {}),
+            versions=tuple(versions.get(m.name, [])),
+            last_version=last.get(m.name, 0),
+        )
+        for m in models
+    ]
+
+
+def _versions(
+    rows: Sequence[Any], tags: dict[tuple[str, int], dict[str, str]]
+) -> tuple[dict[str, list[ModelVersion]], dict[str, int]]:
+    """Versions by model name, and the highest number ever given per model."""
     versions: dict[str, list[ModelVersion]] = {}
     last: dict[str, int] = {}
-    for v in version_rows:
+    for v in rows:
         last[v.name] = max(last.get(v.name, 0), int(v.version))
         if v.current_stage == DELETED_VERSION_STAGE:
             continue
@@ -142,22 +162,10 @@ def registered_models(
                 user_id=v.user_id,
                 status=v.status or "READY",
                 status_message=v.status_message,
-                tags=version_tags.get((v.name, int(v.version)), {}),
+                tags=tags.get((v.name, int(v.version)), {}),
             )
         )
-    return [
-        RegisteredModelRecord(
-            name=m.name,
-            creation_timestamp=int(m.creation_time or 0),
-            last_updated_timestamp=int(m.last_updated_time or m.creation_time or 0),
-            description=m.description,
-            tags=model_tags.get(m.name, {}),
-            aliases=alias_map.get(m.name, {}),
-            versions=tuple(versions.get(m.name, [])),
-            last_version=last.get(m.name, 0),
-        )
-        for m in models
-    ]
+    return versions, last
 
 
 def _grouped(conn: Connection, query: Any) -> dict[str, dict[str, str]]:
