@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 DEMO_PORT ?= 5000
 
-.PHONY: install install-mlflow install-browser install-test-tools install-nginx install-azurite demo test check lint format bench clean
+.PHONY: install install-mlflow install-bench install-browser install-test-tools install-nginx install-azurite demo test check lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 	# PyTorch first and on its own, pinned to the CPU build on this machine's disk, so that
 	# the lightning and transformers extras below find it installed and download no other.
 	$(PY) -m pip install $(PIP_FLAGS) 'torch==$(TORCH_VERSION)'
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images,serving,gpu,lightning,transformers]'
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images,serving,parquet,gpu,lightning,transformers]'
 	touch $@
 
 install-mlflow: $(MLFLOW_VENV)/.installed
@@ -32,7 +32,16 @@ install-mlflow: $(MLFLOW_VENV)/.installed
 $(MLFLOW_VENV)/.installed:
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) 'mlflow==$(MLFLOW_VERSION)' scikit-learn skops psutil
+	$(MLFLOW_VENV)/bin/python -m pip install $(PIP_FLAGS) 'mlflow[auth]==$(MLFLOW_VERSION)' scikit-learn skops psutil 'psycopg[binary]' pymysql
+	touch $@
+
+# MLflow's own migration tool, the anchor of bench/import_bench.py, in a venv of its own.
+EXPORT_IMPORT_VENV ?= .venv-export-import
+install-bench: $(EXPORT_IMPORT_VENV)/.installed
+
+$(EXPORT_IMPORT_VENV)/.installed:
+	$(PYTHON) -m venv $(EXPORT_IMPORT_VENV)
+	$(EXPORT_IMPORT_VENV)/bin/python -m pip install $(PIP_FLAGS) databricks-mlflow-export-import 'mlflow==$(MLFLOW_VERSION)'
 	touch $@
 
 # Debian's Chromium for the UI tests (Playwright drives it; it downloads no browser of its own).
@@ -62,7 +71,7 @@ demo: install
 	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/  (Ctrl-C to stop)"
 	$(VENV)/bin/mltrail ui --port $(DEMO_PORT)
 
-test: install install-mlflow install-browser install-test-tools install-azurite install-nginx
+test: install install-mlflow install-bench install-browser install-test-tools install-azurite install-nginx
 	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python \
 	MLTRAIL_TEST_AZURITE=$(abspath $(AZURITE_DIR))/node_modules/.bin/azurite-blob \
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
@@ -78,4 +87,4 @@ format: install
 	$(VENV)/bin/ruff format src tests bench examples
 
 clean:
-	rm -rf $(VENV) $(MLFLOW_VENV) $(AZURITE_DIR) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(MLFLOW_VENV) $(EXPORT_IMPORT_VENV) $(AZURITE_DIR) .mypy_cache .ruff_cache .pytest_cache

@@ -84,6 +84,11 @@ class Settings:
     # Set by the server for its workers (--workers > 1): where prometheus_client's
     # multi-process mode keeps their counts, so that /metrics adds them all up.
     metrics_dir: str = ""
+    # -- importing from an MLflow server (MLflow's own variable names, see load_settings) --
+    mlflow_tracking_username: str = ""
+    mlflow_tracking_password: str = ""
+    mlflow_tracking_token: str = ""
+    mlflow_tracking_insecure_tls: bool = False
     # -- storage -----------------------------------------------------------
     s3_endpoint_url: str = ""
     gcs_endpoint_url: str = ""
@@ -138,6 +143,14 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
                 values["tracking_uri_source"] = alias
     if "tracking_uri" in values and "tracking_uri_source" not in values:
         values["tracking_uri_source"] = ENV_PREFIX + "TRACKING_URI"
+    # `mltrail import mlflow http://...` authenticates to the MLflow server as its client would.
+    for name in ("username", "password", "token", "insecure_tls"):
+        field_name = f"mlflow_tracking_{name}"
+        raw = env.get(field_name.upper())
+        if field_name not in values and raw is not None:
+            values[field_name] = _convert(
+                field_name, raw, "bool" if name == "insecure_tls" else "str"
+            )
     settings = Settings(**values).with_overrides(**overrides)
     _check_client_limits(settings)
     return settings

@@ -58,6 +58,12 @@ _COMMANDS: dict[str, _Entry] = {
     "permissions": _Entry(
         "mltrail.cli.permissions", "permissions", "Grant and revoke experiment/model access."
     ),
+    "import": _Entry(
+        "mltrail.cli.transfer", "import_group", "Import from MLflow or an mltrail snapshot."
+    ),
+    "export": _Entry(
+        "mltrail.cli.transfer", "export_command", "Export a store as a snapshot (Parquet)."
+    ),
 }
 
 

@@ -35,6 +35,7 @@ from mltrail.errors import (
 )
 from mltrail.service import htpasswd
 from mltrail.service.login_throttle import LoginThrottle, MemoryThrottleStore
+from mltrail.service.werkzeug_hashes import is_werkzeug_hash, verify_werkzeug
 from mltrail.store.schema_auth import SessionRecord, TokenRecord, UserRecord
 
 logger = logging.getLogger("mltrail.auth")
@@ -152,6 +153,8 @@ class PasswordHashing:
     def verify(self, stored: str, password: str) -> bool:
         from argon2.exceptions import InvalidHashError, VerificationError
 
+        if is_werkzeug_hash(stored):
+            return verify_werkzeug(stored, password)
         if htpasswd.is_imported_hash(stored):
             return htpasswd.verify(stored, password)
         try:

@@ -6,6 +6,7 @@ its files live at ``<experiment artifact_location>/models/<model_id>/artifacts``
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ from mltrail.tracking_api import TrackingAPI
 MAX_SEARCH_RESULTS = 1000
 MAX_PARAMS_PER_REQUEST = 100
 MAX_NAME_LENGTH = 500
+MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 
 
 def now_ms() -> int:
@@ -105,7 +107,13 @@ class LoggedModelService:
         model_type: str | None = None,
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        model_id: str | None = None,
     ) -> LoggedModel:
+        """``model_id``: keep an id the model already has elsewhere (an import); else new."""
+        if model_id is not None and not MODEL_ID.fullmatch(model_id):
+            raise InvalidParameterValue(
+                f"Invalid logged model id {model_id!r}: expected 'm-' and 32 hex digits"
+            )
         experiment = self.tracking.get_experiment(experiment_id)
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE.value:
             raise InvalidParameterValue(
@@ -118,7 +126,7 @@ class LoggedModelService:
             raise InvalidParameterValue(
                 f"Logged model name exceeds the maximum length of {MAX_NAME_LENGTH} characters."
             )
-        model_id = f"m-{uuid.uuid4().hex}"
+        model_id = model_id or f"m-{uuid.uuid4().hex}"
         return self.store.create(
             model_id,
             experiment_id=experiment.experiment_id,

@@ -37,6 +37,7 @@ class ModelsService:
         model_type: str | None = None,
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        model_id: str | None = None,
     ) -> LoggedModel:
         return self.logged_models.create_logged_model(
             experiment_id,
@@ -45,6 +46,7 @@ class ModelsService:
             model_type=model_type,
             params=params,
             tags=tags,
+            model_id=model_id,
         )
 
     def get_logged_model(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:

@@ -23,6 +23,11 @@ class LoggedModelCreate(_Strict):
     model_type: str | None = None
     params: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
+    model_id: str | None = Field(
+        default=None,
+        description="Keep an existing id ('m-' and 32 hex digits), as an import does; "
+        "generated when absent",
+    )
 
 
 class LoggedModelFinalize(_Strict):

@@ -50,6 +50,7 @@ def create_logged_model(body: LoggedModelCreate, request: Request) -> Response:
         model_type=body.model_type,
         params=body.params,
         tags=body.tags,
+        model_id=body.model_id,
     )
     return JSONAnswer({"model": logged_model_out(model)}, status_code=201)
 
