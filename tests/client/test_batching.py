@@ -47,9 +47,15 @@ def test_metric_value_checked_at_call_site(store_dir: Path) -> None:
             mltrail.log_params({1: "x"})  # type: ignore[dict-item]
 
 
+def _logged_elsewhere(run_id: str, key: str, value: object) -> None:
+    """A value the fluent API cannot know of (another process logged it), so that a different
+    one is refused by the store, after the call returned."""
+    mltrail.TrackingClient(mltrail.get_tracking_uri()).log_param(run_id, key, value)
+
+
 def test_param_overwrite_surfaces_at_flush(store_dir: Path) -> None:
     with mltrail.start_run() as run:
-        mltrail.log_param("lr", 0.1)
+        _logged_elsewhere(run.info.run_id, "lr", 0.1)
         mltrail.log_param("lr", 0.2)  # returns immediately: the error is kept for later
         mltrail.log_metric("kept", 1.0)
         with pytest.raises(ParamOverwrite):
@@ -62,7 +68,7 @@ def test_param_overwrite_surfaces_at_flush(store_dir: Path) -> None:
 
 def test_param_overwrite_surfaces_at_end_run_and_run_still_ends(store_dir: Path) -> None:
     run = mltrail.start_run()
-    mltrail.log_param("lr", 0.1)
+    _logged_elsewhere(run.info.run_id, "lr", 0.1)
     mltrail.log_param("lr", 0.2)
     with pytest.raises(ParamOverwrite):
         mltrail.end_run()

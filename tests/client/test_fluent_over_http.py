@@ -38,7 +38,8 @@ def test_quickstart_over_http(remote: str, tmp_path: Path) -> None:
 
 def test_param_overwrite_over_http_surfaces_at_end_run(remote: str) -> None:
     run = mltrail.start_run()
-    mltrail.log_param("lr", 0.1)
+    # Logged by another process: this one cannot know, so the server refuses the new value.
+    mltrail.TrackingClient(remote).log_param(run.info.run_id, "lr", 0.1)
     mltrail.log_param("lr", 0.2)
     # Over HTTP the error arrives as its wire code (INVALID_PARAMETER_VALUE).
     with pytest.raises(InvalidParameterValue, match="Changing param values is not allowed"):
