@@ -56,7 +56,6 @@ def log(msg: str) -> None:
 
 def seed(db_uri: str, artifact_root: str, *, runs: int, points: int) -> dict[str, str]:
     """10,000 runs (2 params, 2 tags, 1 metric each) and one run with a long series."""
-    from mltrail.entities import Metric
     from mltrail.store.sql import metrics as metrics_mod
     from mltrail.store.sql import open_store
     from mltrail.store.sql import runs as runs_mod
@@ -77,8 +76,12 @@ def seed(db_uri: str, artifact_root: str, *, runs: int, points: int) -> dict[str
                 start_time=now - (runs - i) * 1000, tag_values={"team": f"t{i % 7}"},
             )  # fmt: skip
             runs_mod.insert_params(conn, run_id, {"lr": str(0.001 * (i % 50)), "depth": str(i % 9)})
-            rmse = [Metric("rmse", 1.0 / (1 + i), now, 0)]
-            metrics_mod.append_series(conn, run_id, metrics_mod.series_by_key(rmse))
+            rmse = metrics_mod.sorted_series(
+                np.array([0], dtype=np.int64),
+                np.array([now], dtype=np.int64),
+                np.array([1.0 / (1 + i)], dtype=np.float64),
+            )
+            metrics_mod.append_series(conn, run_id, {"rmse": rmse})
         big_exp = create_experiment(
             conn, "ui-bench-1m", artifact_location=None, tags={}, creation_time=now,
             default_root=artifact_root,

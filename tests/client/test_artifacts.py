@@ -95,13 +95,16 @@ def test_log_image_numpy(store_dir: Path, tmp_path: Path) -> None:
         mltrail.log_image(rgb, "images/rgb.jpg")
     out = Path(mltrail.TrackingClient().download_artifacts(run.info.run_id, "images", tmp_path))
     assert out == (tmp_path / "images").resolve()
-    back = np.asarray(Image.open(out / "rgb.png"))
+    with Image.open(out / "rgb.png") as image:
+        back = np.asarray(image)
     assert back.shape == (4, 6, 3)
     assert (back == rgb).all()
-    back_gray = np.asarray(Image.open(out / "gray.png"))
+    with Image.open(out / "gray.png") as image:
+        back_gray = np.asarray(image)
     assert back_gray.shape == (3, 4)
     assert back_gray[0, 0] == 0 and back_gray[-1, -1] == 255
-    assert Image.open(out / "rgb.jpg").format == "JPEG"
+    with Image.open(out / "rgb.jpg") as image:
+        assert image.format == "JPEG"
 
 
 def test_log_image_pil(store_dir: Path, tmp_path: Path) -> None:
@@ -111,7 +114,8 @@ def test_log_image_pil(store_dir: Path, tmp_path: Path) -> None:
     with mltrail.start_run() as run:
         mltrail.log_image(image, "pil.png")
     out = Path(mltrail.TrackingClient().download_artifacts(run.info.run_id, "pil.png", tmp_path))
-    assert Image.open(out).getpixel((0, 0)) == (10, 20, 30)
+    with Image.open(out) as image:
+        assert image.getpixel((0, 0)) == (10, 20, 30)
 
 
 def test_log_image_rejects_bad_input(store_dir: Path) -> None:
