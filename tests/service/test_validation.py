@@ -46,7 +46,7 @@ def _invalid(
     ["", "bad$name", "a" * 251, "/abs", "a/../b", "..", "a//b", "./a", "tab\there", 5],
 )
 def test_bad_keys(service: TrackingService, run_id: str, key: Any) -> None:
-    _invalid(service.log_batch, run_id, metrics=[Metric(key, 1.0, 1, 0)])
+    _invalid(service.log_batch, run_id, metrics=columns_of([Metric(key, 1.0, 1, 0)]))
     _invalid(service.log_batch, run_id, params=[Param(key, "v")])
     _invalid(service.log_batch, run_id, tags=[RunTag(key, "v")])
 
@@ -60,7 +60,7 @@ def test_good_keys(service: TrackingService, run_id: str, key: str) -> None:
 
 
 def test_key_charset_message(service: TrackingService, run_id: str) -> None:
-    err = _invalid(service.log_batch, run_id, metrics=[Metric("bad$name", 1.0, 1, 0)])
+    err = _invalid(service.log_batch, run_id, metrics=columns_of([Metric("bad$name", 1.0, 1, 0)]))
     assert "Names may only contain alphanumerics" in err.message
 
 
@@ -77,7 +77,7 @@ def test_key_charset_message(service: TrackingService, run_id: str) -> None:
     ],
 )
 def test_bad_metric_values(service: TrackingService, run_id: str, metric: Metric) -> None:
-    _invalid(service.log_batch, run_id, metrics=[Metric("ok", 1.0, 1, 0), metric])
+    _invalid(service.log_batch, run_id, metrics=columns_of([Metric("ok", 1.0, 1, 0), metric]))
     assert service.get_run(run_id).data.metrics == {}
 
 
@@ -93,7 +93,9 @@ def test_batch_limits(service: TrackingService, run_id: str) -> None:
         "A batch logging request can contain at most 2 params. Got 3 params. "
         "Please split up params across multiple requests and try again."
     )
-    _invalid(service.log_batch, run_id, metrics=[Metric("m", 1.0, 1, i) for i in range(6)])
+    _invalid(
+        service.log_batch, run_id, metrics=columns_of(Metric("m", 1.0, 1, i) for i in range(6))
+    )
     _invalid(service.log_batch, run_id, tags=[RunTag(f"t{i}", "1") for i in range(3)])
     assert BatchLimits().max_metrics == 100_000
 
@@ -121,7 +123,9 @@ def test_run_arguments(service: TrackingService, run_id: str) -> None:
     _invalid(
         service.get_metric_history_sampled, run_id, key="m", max_points=10, start_step=5, end_step=1
     )
-    _invalid(service.log_batch, run_id, metrics=[Metric("m", 1.0, 1, 0)], idempotency_key="")
+    _invalid(
+        service.log_batch, run_id, metrics=columns_of([Metric("m", 1.0, 1, 0)]), idempotency_key=""
+    )
 
 
 def test_malformed_filter_is_a_400(service: TrackingService) -> None:
@@ -156,4 +160,5 @@ def test_errors_are_typed(service: TrackingService) -> None:
 
 
 def test_non_string_metric_key(service: TrackingService, run_id: str) -> None:
-    _invalid(service.log_batch, run_id, metrics=[Metric(["k"], 1.0, 1, 0)])  # type: ignore[arg-type]
+    for key in (5, ("k",), None):
+        _invalid(service.log_batch, run_id, metrics={key: ([1], [0], [1.0])})  # type: ignore[dict-item]

@@ -30,6 +30,7 @@ from mltrail.errors import (
     ResourceAlreadyExists,
 )
 from mltrail.tracking_api import TrackingAPI
+from mltrail.wire import point_count
 
 logger = logging.getLogger(__name__)
 
@@ -234,9 +235,10 @@ def _sync_file(
             continue
         spool.remove(batch.idempotency_key)
         report.batches += 1
-        report.points += len(batch.metrics)
+        points = point_count(batch.metrics)
+        report.points += points
         if on_progress is not None:
-            on_progress(len(batch.metrics))
+            on_progress(points)
     update = spool.get_meta("update")
     if update is not None:
         # After the points: a run is not shown finished before its last values are in.
