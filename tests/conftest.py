@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,6 +99,42 @@ def _clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     if touched.exists():
         shutil.rmtree(touched, ignore_errors=True)
         pytest.fail("The test wrote ~/.mltrail: give it a folder under tmp_path instead")
+
+
+@pytest.fixture(autouse=True)
+def _close_what_the_test_opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every httpx client opened during a test is closed when the test ends, and so are the
+    pipes of every process it started that has exited.
+
+    Left open, they go to the garbage collector, whose ResourceWarning then fails whichever
+    later test happens to run the collection. What wider-scoped fixtures open is made before
+    this fixture starts and is left alone; a process still running is left to its owner.
+    """
+    import httpx
+
+    clients: list[httpx.Client] = []
+    processes: list[subprocess.Popen[Any]] = []
+    client_init = httpx.Client.__init__
+    popen_init = subprocess.Popen.__init__
+
+    def recording_client_init(self: httpx.Client, *args: Any, **kwargs: Any) -> None:
+        client_init(self, *args, **kwargs)
+        clients.append(self)
+
+    def recording_popen_init(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
+        popen_init(self, *args, **kwargs)
+        processes.append(self)
+
+    monkeypatch.setattr(httpx.Client, "__init__", recording_client_init)
+    monkeypatch.setattr(subprocess.Popen, "__init__", recording_popen_init)
+    yield
+    for client in clients:
+        client.close()
+    for process in processes:
+        if process.poll() is not None:
+            for pipe in (process.stdin, process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
 
 
 @pytest.fixture

@@ -189,13 +189,14 @@ def test_spool_file_is_whole_after_sigkill_of_the_writer(tmp_path: Path) -> None
     from pathlib import Path
     from mltrail.client.spool import Spool
     from mltrail.entities import Metric
+    from mltrail.wire import columns_of
     spool = Spool(Path({str(spool_dir / "r-x.spool.db")!r}))
     spool.set_meta("tracking_uri", "http://127.0.0.1:9")
     spool.set_meta("run_id", "r")
     i = 0
     while True:
         spool.append(idempotency_key=uuid.uuid4().hex,
-                     metrics=[Metric("m", float(j), 0, i * 1000 + j) for j in range(1000)])
+                     metrics=columns_of(Metric("m", float(j), 0, i * 1000 + j) for j in range(1000)))
         i += 1
         if i == 3:
             print("ready", flush=True)

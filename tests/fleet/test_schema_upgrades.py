@@ -46,7 +46,13 @@ def previous_version_source(into: Path) -> tuple[Path, str]:
         p for p in (MIGRATIONS_DIR / "versions").glob("*.py") if pattern.search(p.read_text())
     ]
     relative = head_file.relative_to(ROOT).as_posix()
-    added = _git("log", "--diff-filter=A", "--format=%H", "--", relative).decode().split()
+    # Along main's first parents, so that a revision added (or renamed) by a merge is found
+    # at the merge, and the previous version is main just before it.
+    added = (
+        _git("log", "--first-parent", "-m", "--diff-filter=A", "--format=%H", "--", relative)
+        .decode()
+        .split()
+    )
     # Not committed yet: the committed tree is the previous version.
     commit = f"{added[-1]}^" if added else "HEAD"
     archive = _git("archive", "--format=tar", commit, "src")

@@ -104,10 +104,10 @@ def test_a_lightning_run_has_params_step_metrics_checkpoints_and_system_metrics(
 
 
 def test_the_active_run_is_used_and_left_open(store_dir: Path, tmp_path: Path) -> None:
-    train, _ = _loaders()
+    train, val = _loaders()
     with mltrail.start_run() as run:
         logger = MltrailLogger(prefix="fit")
-        _trainer(logger, tmp_path, max_epochs=1, limit_val_batches=0).fit(TinyMLP(), train)
+        _trainer(logger, tmp_path, max_epochs=1, limit_val_batches=0).fit(TinyMLP(), train, val)
         assert logger.run_id == run.info.run_id
         assert mltrail.active_run() is run
     stored = mltrail.get_run(run.info.run_id)
@@ -117,10 +117,11 @@ def test_the_active_run_is_used_and_left_open(store_dir: Path, tmp_path: Path) -
 
 
 def test_all_checkpoints_as_they_are_written(store_dir: Path, tmp_path: Path) -> None:
-    train, _ = _loaders()
+    train, val = _loaders()
     logger = MltrailLogger(log_model="all")
     checkpoint = ModelCheckpoint(every_n_epochs=1, save_top_k=-1, filename="{epoch}")
-    _trainer(logger, tmp_path, callbacks=[checkpoint], limit_val_batches=0).fit(TinyMLP(), train)
+    trainer = _trainer(logger, tmp_path, callbacks=[checkpoint], limit_val_batches=0)
+    trainer.fit(TinyMLP(), train, val)
     folders = sorted(
         f.path for f in mltrail.TrackingClient().list_artifacts(logger.run_id, "checkpoints")
     )
@@ -135,10 +136,10 @@ class Exploding(TinyMLP):
 
 
 def test_a_failed_training_fails_the_run(store_dir: Path, tmp_path: Path) -> None:
-    train, _ = _loaders()
+    train, val = _loaders()
     logger = MltrailLogger(log_system_metrics=False)
     with pytest.raises(RuntimeError, match="boom"):
-        _trainer(logger, tmp_path, limit_val_batches=0).fit(Exploding(), train)
+        _trainer(logger, tmp_path, limit_val_batches=0).fit(Exploding(), train, val)
     run = mltrail.get_run(logger.run_id)
     assert run.info.status == "FAILED"
     assert len(_history(logger.run_id, "train_loss")) == 1  # step 2, before it blew up

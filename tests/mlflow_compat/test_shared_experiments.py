@@ -50,6 +50,7 @@ def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer
     try:
         yield server
     finally:
+        server.close_clients()
         proc.terminate()
         try:
             proc.wait(timeout=15)

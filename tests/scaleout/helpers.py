@@ -20,7 +20,6 @@ import httpx
 
 from mltrail.client.tracking_client import TrackingClient
 from mltrail.entities import Metric, Param
-from mltrail.wire import columns_of
 from server.conftest import LiveServer
 
 MLFLOW = "/api/2.0/mlflow"
@@ -79,7 +78,7 @@ def _writer(urls: Sequence[str], experiment_id: str, seed: int) -> Logged:
             batch = [(step, rng.random()) for step in range(POINTS_PER_RUN // 2, POINTS_PER_RUN)]
             clients[turn % len(urls)].log_batch(
                 run_id,
-                metrics=columns_of([Metric("loss", v, 1, s) for s, v in batch]),
+                metrics=[Metric("loss", v, 1, s) for s, v in batch],
                 params=[Param(k, v) for k, v in params.items()],
             )
             _mlflow_post(

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -31,10 +31,19 @@ class AuthServer:
     db_uri: str
     tmp_path: Path
     log_path: Path
+    clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self, user: str | None = None, **kwargs: object) -> httpx.Client:
+        """A client closed with the server (module-scoped fixtures make them too)."""
         auth = (user, PASSWORDS[user]) if user else None
-        return httpx.Client(base_url=self.url, auth=auth, timeout=30.0, **kwargs)  # type: ignore[arg-type]
+        client = httpx.Client(base_url=self.url, auth=auth, timeout=30.0, **kwargs)  # type: ignore[arg-type]
+        self.clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
 
 
 def start_auth_server(
@@ -81,6 +90,7 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer
     try:
         yield server
     finally:
+        server.close_clients()
         proc.terminate()
         try:
             proc.wait(timeout=15)

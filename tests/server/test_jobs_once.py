@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from harness.databases import MYSQL_ADMIN_URI, admin_execute
 from mltrail.cli.main import cli
 from mltrail.store.sql import open_store
 from mltrail.store.sql.engine import create_engine_for
@@ -82,14 +83,14 @@ def test_the_lock_goes_with_a_killed_process(db_uri: str) -> None:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+        holder.stdout.close()
 
 
 @pytest.mark.mysql
 def test_mysql_lock_names_are_per_database(mysql_uri: str) -> None:
-    from conftest import MYSQL_ADMIN_URI, _admin_execute
 
     other = f"mltrail_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(MYSQL_ADMIN_URI, f"CREATE DATABASE `{other}` CHARACTER SET utf8mb4")
+    admin_execute(MYSQL_ADMIN_URI, f"CREATE DATABASE `{other}` CHARACTER SET utf8mb4")
     try:
         other_uri = MYSQL_ADMIN_URI.rstrip("/") + f"/{other}?charset=utf8mb4"
         a, b = create_engine_for(mysql_uri), create_engine_for(other_uri)
@@ -98,7 +99,7 @@ def test_mysql_lock_names_are_per_database(mysql_uri: str) -> None:
         a.dispose()
         b.dispose()
     finally:
-        _admin_execute(MYSQL_ADMIN_URI, f"DROP DATABASE IF EXISTS `{other}`")
+        admin_execute(MYSQL_ADMIN_URI, f"DROP DATABASE IF EXISTS `{other}`")
 
 
 def test_gc_refuses_to_run_beside_another_gc(

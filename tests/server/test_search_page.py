@@ -27,7 +27,7 @@ def http(tmp_path: Path) -> Iterator[TestClient]:
             no_auth=True,
         )
     )
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
         yield client
 
 

@@ -200,6 +200,8 @@ def test_a_killed_import_resumes_and_never_doubles_a_point(
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=60)
+        if proc.stderr is not None:
+            proc.stderr.close()
     committed = len(json.loads(state.read_text())["runs"])
     assert 0 < committed < 3000
     engine = sa.create_engine(f"sqlite:///{store / 'mltrail.db'}")

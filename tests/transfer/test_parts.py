@@ -116,7 +116,7 @@ def test_a_logged_model_keeps_a_given_id_and_refuses_a_malformed_one(tmp_path: P
         models.logged_models.create_logged_model("0", model_id="m-../../x")  # type: ignore[attr-defined]
 
 
-def test_progress_draws_three_bars_on_a_terminal_only() -> None:
+def test_progress_draws_three_bars_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
     from mltrail.transfer.progress import Progress
@@ -125,6 +125,7 @@ def test_progress_draws_three_bars_on_a_terminal_only() -> None:
         def isatty(self) -> bool:
             return True
 
+    monkeypatch.setenv("COLUMNS", "160")  # the line is cut to the terminal's width
     screen = Terminal()
     progress = Progress(stream=screen)
     progress.runs_total, progress.points_total, progress.bytes_total = 10, 1_000_000, 4 << 20

@@ -26,6 +26,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     try:
         yield found
     finally:
+        found.close_clients()
         proc.terminate()
         proc.wait(timeout=40)
 

@@ -82,6 +82,10 @@ class SpooledBatch:
     params: list[Param]
     tags: list[RunTag]
 
+    @property
+    def points(self) -> int:
+        return point_count(self.metrics)
+
 
 def encode_batch(metrics: MetricColumns, params: Sequence[Param], tags: Sequence[RunTag]) -> str:
     return json.dumps(

@@ -142,8 +142,8 @@ class SpoolHandoff:
                     # The server refuses this batch for good: keep the error, drop the batch.
                     self._keep(run_id, exc)
                 spool.remove(batch.idempotency_key)
-                stats.acknowledged += len(batch.metrics)
-                stats.replayed += len(batch.metrics)
+                stats.acknowledged += batch.points
+                stats.replayed += batch.points
             if not self._replay_end(backend, run_id, spool):
                 return False
             with self._spools_lock:

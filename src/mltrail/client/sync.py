@@ -30,7 +30,6 @@ from mltrail.errors import (
     ResourceAlreadyExists,
 )
 from mltrail.tracking_api import TrackingAPI
-from mltrail.wire import point_count
 
 logger = logging.getLogger(__name__)
 
@@ -235,10 +234,9 @@ def _sync_file(
             continue
         spool.remove(batch.idempotency_key)
         report.batches += 1
-        points = point_count(batch.metrics)
-        report.points += points
+        report.points += batch.points
         if on_progress is not None:
-            on_progress(points)
+            on_progress(batch.points)
     update = spool.get_meta("update")
     if update is not None:
         # After the points: a run is not shown finished before its last values are in.

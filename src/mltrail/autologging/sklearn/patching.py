@@ -57,7 +57,9 @@ def enable(config: SklearnConfig) -> None:
             return
         _hook = PostImportHook(_is_public_sklearn_module, patch_module)
         _hook.install()
-        for name, module in list(sys.modules.items()):
+        # dict.copy() is one C call: iterating the live dict can meet an import made by
+        # another thread (or a finalizer run by the collector) and raise mid-loop.
+        for name, module in sys.modules.copy().items():
             if module is not None and _is_public_sklearn_module(name):
                 patch_module(module)
 
