@@ -1,41 +1,20 @@
 """Progress of an import or export on a terminal: runs, metric points and artifact bytes.
 
-Three bars on one line, redrawn in place at most ten times a second, and only when stderr
-is a terminal: logs and pipes get the summary alone.
+Three tqdm bars, one per line, redrawn at most ten times a second, and only when stderr is a
+terminal: logs and pipes get the summary alone. Totals may grow while the transfer runs
+(an export learns each experiment's runs as it reaches it), so the bars are made at the
+first draw and their totals follow the counters.
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
-import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from mltrail.artifacts.progress import is_terminal
 
 _REDRAW_SECONDS = 0.1
-_BAR = 12
-
-
-def _count(n: float) -> str:
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}"
-    return f"{int(n)}"
-
-
-def _bytes(n: float) -> str:
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
-
-
-def _bar(done: float, total: float) -> str:
-    if total <= 0:
-        return ""
-    filled = int(_BAR * min(1.0, done / total))
-    return "[" + "#" * filled + "." * (_BAR - filled) + "] "
 
 
 class Progress:
@@ -48,8 +27,7 @@ class Progress:
         self.points_total = 0
         self.bytes = 0
         self.bytes_total = 0
-        self._last = 0.0
-        self._drawn = False
+        self._bars: list[Any] = []
 
     def add(self, *, runs: int = 0, points: int = 0, nbytes: int = 0) -> None:
         self.runs += runs
@@ -57,27 +35,45 @@ class Progress:
         self.bytes += nbytes
         self.draw()
 
+    def _open(self) -> list[Any]:
+        from tqdm import tqdm
+
+        # A terminal that reports no size (a fresh pty) would get bars of width 0.
+        width, rows = shutil.get_terminal_size((100, 24))
+        common: dict[str, Any] = {
+            "file": self._stream,
+            "mininterval": _REDRAW_SECONDS,
+            "ncols": width if width >= 40 else 100,
+            "nrows": rows if rows >= 4 else 24,
+            "leave": True,
+        }
+        return [
+            tqdm(desc="runs", unit=" runs", position=0, **common),
+            tqdm(desc="points", unit=" points", unit_scale=True, position=1, **common),
+            tqdm(
+                desc="artifacts", unit="B", unit_scale=True, unit_divisor=1024, position=2, **common
+            ),
+        ]
+
     def draw(self, *, force: bool = False) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
-        if not force and now - self._last < _REDRAW_SECONDS:
-            return
-        self._last = now
-        line = (
-            f"runs {_bar(self.runs, self.runs_total)}{self.runs:,}/{self.runs_total:,}  "
-            f"points {_bar(self.points, self.points_total)}{_count(self.points)}"
-            f"/{_count(self.points_total)}  "
-            f"artifacts {_bar(self.bytes, self.bytes_total)}{_bytes(self.bytes)}"
-            + (f"/{_bytes(self.bytes_total)}" if self.bytes_total else "")
+        if not self._bars:
+            self._bars = self._open()
+        values = (
+            (self.runs, self.runs_total),
+            (self.points, self.points_total),
+            (self.bytes, self.bytes_total),
         )
-        width = shutil.get_terminal_size((100, 20)).columns
-        self._stream.write("\r" + line[: width - 1].ljust(width - 1))
-        self._stream.flush()
-        self._drawn = True
+        for bar, (done, total) in zip(self._bars, values, strict=True):
+            bar.total = total or None
+            bar.update(done - bar.n)  # tqdm redraws at most every mininterval
+            if force:
+                bar.refresh()
 
     def close(self) -> None:
-        if self.enabled and self._drawn:
+        if self._bars:
             self.draw(force=True)
-            self._stream.write("\n")
-            self._stream.flush()
+            for bar in self._bars:
+                bar.close()
+            self._bars = []
