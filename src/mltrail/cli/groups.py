@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mltrail.cli.output import output_option
 from mltrail.cli.users import db_option, open_services
 
 if TYPE_CHECKING:
@@ -92,13 +93,13 @@ def remove_members(
 
 
 @groups.command("list")
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table")
+@output_option
 @db_option
 @click.pass_context
-def list_groups(ctx: click.Context, output: str, backend_store_uri: str | None) -> None:
+def list_groups(ctx: click.Context, output_format: str, backend_store_uri: str | None) -> None:
     """List the groups and their members."""
     found = _service(ctx, backend_store_uri).all()
-    if output == "json":
+    if output_format == "json":
         click.echo(json.dumps([{"name": g.name, "members": list(g.members)} for g in found]))
         return
     if not found:
@@ -109,10 +110,12 @@ def list_groups(ctx: click.Context, output: str, backend_store_uri: str | None) 
 
 @groups.command("show")
 @click.argument("name")
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table")
+@output_option
 @db_option
 @click.pass_context
-def show_group(ctx: click.Context, name: str, output: str, backend_store_uri: str | None) -> None:
+def show_group(
+    ctx: click.Context, name: str, output_format: str, backend_store_uri: str | None
+) -> None:
     """Show the group NAME: its members and what it was granted."""
     from mltrail.service.permissions import Level
 
@@ -120,7 +123,7 @@ def show_group(ctx: click.Context, name: str, output: str, backend_store_uri: st
     group = service.get(name)
     experiments, models = service.grants(name)
     grants = [("experiment", g) for g in experiments] + [("model", g) for g in models]
-    if output == "json":
+    if output_format == "json":
         rows = [
             {"kind": kind, "resource": g.resource, "permission": Level(g.level).name}
             for kind, g in grants

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from mltrail import durations
+
 OUTPUT_FORMATS = ("table", "json")
 
 output_option = click.option(
@@ -86,17 +88,8 @@ def format_time(ms: int | None) -> str:
 
 
 def format_duration(start_ms: int | None, end_ms: int | None) -> str:
-    """``1.2s``, ``3m05s``, ``2h01m``; ``-`` while the run has no end time."""
-    if start_ms is None or end_ms is None:
-        return "-"
-    seconds = max(0.0, (end_ms - start_ms) / 1000)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    """As the dashboard writes it (``29ms``, ``3m 05s``); ``-`` while the run has no end time."""
+    return durations.format_duration(start_ms, end_ms, unknown="-")
 
 
 def format_number(value: float | None) -> str:

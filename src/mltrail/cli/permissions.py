@@ -10,6 +10,7 @@ import json
 
 import click
 
+from mltrail.cli.output import output_option
 from mltrail.cli.users import db_option, open_services
 
 LEVELS = ["NONE", "READ", "EDIT", "MANAGE"]
@@ -130,7 +131,7 @@ def _row(kind: str, resource: str, who: str, level: int) -> dict[str, str]:
 @click.option("--user", "username", default=None, help="Only this user's grants.")
 @click.option("--experiment", "experiment", metavar="ID", default=None)
 @click.option("--model", "model", metavar="NAME", default=None)
-@click.option("--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 @db_option
 @click.pass_context
 def list_grants(
@@ -138,7 +139,7 @@ def list_grants(
     username: str | None,
     experiment: str | None,
     model: str | None,
-    output: str,
+    output_format: str,
     backend_store_uri: str | None,
 ) -> None:
     """List explicit grants (to users, to groups as group:NAME, and signed-in switches)."""
@@ -174,7 +175,7 @@ def list_grants(
         if user_id is None:
             for gg in store.registered_model_group_grants(model_id=model_id):
                 rows.append(_row("model", gg.resource, GROUP_PREFIX + gg.group, gg.level))
-    if output == "json":
+    if output_format == "json":
         click.echo(json.dumps(rows))
         return
     for row in rows:

@@ -7,6 +7,7 @@ import json
 
 import click
 
+from mltrail.cli.output import output_option
 from mltrail.cli.users import db_option, open_services
 
 
@@ -47,16 +48,16 @@ def create_token(
 
 @tokens.command("list")
 @click.argument("username", required=False)
-@click.option("--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 @db_option
 @click.pass_context
 def list_tokens(
-    ctx: click.Context, username: str | None, output: str, backend_store_uri: str | None
+    ctx: click.Context, username: str | None, output_format: str, backend_store_uri: str | None
 ) -> None:
     """List tokens (of USERNAME, or of everyone); secrets are never shown."""
     auth, _ = open_services(ctx, backend_store_uri)
     found = auth.list_tokens(username)
-    if output == "json":
+    if output_format == "json":
         rows = [
             {
                 "username": t.username,

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mltrail.cli.output import output_option
+
 if TYPE_CHECKING:
     from mltrail.config import Settings
     from mltrail.service.auth import AuthService
@@ -91,14 +93,14 @@ def create_user(
 
 
 @users.command("list")
-@click.option("--output", type=click.Choice(["table", "json"]), default="table")
+@output_option
 @db_option
 @click.pass_context
-def list_users(ctx: click.Context, output: str, backend_store_uri: str | None) -> None:
+def list_users(ctx: click.Context, output_format: str, backend_store_uri: str | None) -> None:
     """List the users."""
     auth, _ = open_services(ctx, backend_store_uri)
     found = auth.list_users()
-    if output == "json":
+    if output_format == "json":
         click.echo(
             json.dumps(
                 [

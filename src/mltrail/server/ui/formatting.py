@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
+from mltrail.durations import format_duration as format_duration
+
 
 def format_number(value: object) -> str:
     """Integers with thousands separators, floats with 4 significant digits (exponent if tiny/huge)."""
@@ -39,24 +41,6 @@ def iso_time(ms: int | None) -> str:
     if ms is None or ms <= 0:
         return ""
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="seconds")
-
-
-def format_duration(start: int | None, end: int | None) -> str:
-    if not start or not end or end < start:
-        return ""
-    seconds = (end - start) / 1000
-    if seconds < 1:
-        return f"{int(seconds * 1000)}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
 
 
 def relative_time(ms: int | None, *, now_ms: int) -> str:
