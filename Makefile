@@ -13,8 +13,9 @@ PYTEST_ARGS ?=
 # Both cores; tests/conftest.py keeps together what must not run at once (xdist groups).
 PYTEST_WORKERS ?= 2
 DEMO_PORT ?= 5000
+DEMO_BROWSER ?=
 
-.PHONY: install install-mlflow install-bench install-browser install-test-tools install-nginx install-azurite demo test check lint format bench clean
+.PHONY: install install-demo install-mlflow install-bench install-browser install-test-tools install-nginx install-azurite demo test check lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +26,16 @@ $(VENV)/.installed: pyproject.toml
 	# the lightning and transformers extras below find it installed and download no other.
 	$(PY) -m pip install $(PIP_FLAGS) 'torch==$(TORCH_VERSION)'
 	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev,sklearn,postgres,mysql,images,serving,parquet,gpu,lightning,transformers]'
+	touch $@
+
+# What `make demo` needs and nothing else: mltrail with scikit-learn (no test tools, emulators
+# or browsers). `make install` adds the rest to the same virtualenv.
+install-demo: $(VENV)/.installed-demo
+
+$(VENV)/.installed-demo: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[sklearn]'
 	touch $@
 
 install-mlflow: $(MLFLOW_VENV)/.installed
@@ -65,11 +76,11 @@ $(AZURITE_DIR)/.installed: scripts/azurite/package.json scripts/azurite/package-
 	npm ci --prefix $(AZURITE_DIR) --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: install
+demo: install-demo
 	$(PY) examples/quickstart.py
 	$(VENV)/bin/mltrail runs list --experiment quickstart
-	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/  (Ctrl-C to stop)"
-	$(VENV)/bin/mltrail ui --port $(DEMO_PORT)
+	@echo "Dashboard: http://127.0.0.1:$(DEMO_PORT)/  (Ctrl-C to stop; DEMO_BROWSER=--no-browser keeps the browser closed)"
+	$(VENV)/bin/mltrail ui --port $(DEMO_PORT) $(DEMO_BROWSER)
 
 test: install install-mlflow install-bench install-browser install-test-tools install-azurite install-nginx
 	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python \

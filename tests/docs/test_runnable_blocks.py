@@ -30,9 +30,7 @@ def runnable_blocks(text: str, *, name: str) -> list[str]:
         fence = i + 1
         if fence >= len(lines) or lines[fence].strip() != "```bash":
             raise ValueError(f"{name}:{i + 1}: {MARK} must be followed by a ```bash block")
-        end = next(
-            (j for j in range(fence + 1, len(lines)) if lines[j].strip() == "```"), None
-        )
+        end = next((j for j in range(fence + 1, len(lines)) if lines[j].strip() == "```"), None)
         if end is None:
             raise ValueError(f"{name}:{fence + 1}: the runnable block is never closed")
         blocks.append("\n".join(lines[fence + 1 : end]))

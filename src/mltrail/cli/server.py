@@ -41,11 +41,11 @@ def _common_options(func: F) -> F:
     return func
 
 
-def _run(**overrides: Any) -> None:
+def _run(*, on_listening: Callable[[str], None] | None = None, **overrides: Any) -> None:
     from mltrail.config import load_settings
     from mltrail.server.runner import serve
 
-    serve(load_settings(**overrides))
+    serve(load_settings(**overrides), on_listening=on_listening)
 
 
 @click.command("server")
@@ -80,8 +80,9 @@ def _run(**overrides: Any) -> None:
 @click.option(
     "--allowed-hosts",
     default=None,
-    help="Comma-separated Host header values to accept (e.g. tracking.example.com,*.corp); "
-    "default: any.",
+    help="Comma-separated Host header values to accept (e.g. tracking.example.com,*.corp). "
+    "[default: the names of the bound address (loopback names on loopback); on 0.0.0.0 any "
+    "name with authentication, this machine's names and IP literals without]",
 )
 @click.option(
     "--cors-allowed-origins",
@@ -152,10 +153,23 @@ def server_command(
 @click.command("ui")
 @_common_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="A loopback address.")
+@click.option(
+    "--browser/--no-browser",
+    default=True,
+    show_default=True,
+    help="Open the dashboard in a browser once it answers (when this machine has one).",
+)
 def ui_command(
-    port: int | None, backend_store_uri: str | None, static_prefix: str | None, host: str
+    port: int | None,
+    backend_store_uri: str | None,
+    static_prefix: str | None,
+    host: str,
+    browser: bool,
 ) -> None:
     """Open the web UI on a local store (listens on loopback only)."""
+    from functools import partial
+
+    from mltrail.cli.browser import announce
     from mltrail.errors import ConfigurationError
     from mltrail.server.middleware import is_loopback
 
@@ -165,6 +179,7 @@ def ui_command(
             "use `mltrail server` to share a tracking server"
         )
     _run(
+        on_listening=partial(announce, wanted=browser),
         port=port,
         backend_store_uri=backend_store_uri,
         static_prefix=static_prefix,

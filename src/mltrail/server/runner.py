@@ -77,21 +77,30 @@ def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-def serve(settings: Settings) -> None:
-    """Run the server until SIGTERM/SIGINT; returns after a graceful shutdown."""
+def serve(settings: Settings, *, on_listening: Callable[[str], None] | None = None) -> None:
+    """Run the server until SIGTERM/SIGINT; returns after a graceful shutdown.
+
+    ``on_listening`` is called with the server's URL once its socket is bound (the server
+    answers as soon as it has started).
+    """
     from mltrail.server.logs import configure_logging
 
     configure_logging()
     _check(settings)
     cleanups: list[Callable[[], None]] = []
     try:
-        _serve(settings, cleanups)
+        _serve(settings, cleanups, on_listening=on_listening)
     finally:
         for cleanup in cleanups:
             cleanup()
 
 
-def _serve(settings: Settings, cleanups: list[Callable[[], None]]) -> None:
+def _serve(
+    settings: Settings,
+    cleanups: list[Callable[[], None]],
+    *,
+    on_listening: Callable[[str], None] | None,
+) -> None:
     import uvicorn
 
     app: Any = None
@@ -125,6 +134,9 @@ def _serve(settings: Settings, cleanups: list[Callable[[], None]]) -> None:
         settings.workers,
         "" if settings.workers == 1 else "s",
     )
+    if on_listening is not None:
+        name = f"[{settings.host}]" if ":" in settings.host else settings.host
+        on_listening(f"{scheme}://{name}:{port}{settings.static_prefix}/")
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with
     # a handler of our own in place, that ends this function normally (exit status 0).
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
