@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from mltrail.autologging import autolog
+from mltrail.client import short_errors as _short_errors
 from mltrail.client.batching import run_stats
 from mltrail.client.fluent.artifacts import (
     get_artifact_uri,
@@ -149,3 +150,7 @@ __all__ = [
     "set_tracking_uri",
     "start_run",
 ]
+
+# A script's uncaught mltrail error is one line that says what to do (MLTRAIL_TRACEBACKS=1: the
+# traceback).
+_short_errors.install()

@@ -28,6 +28,9 @@ class Settings:
     tracking_uri_source: str = ""
     # The fluent API says once, on stderr, where the process logs; quiet turns that off.
     quiet: bool = False
+    # An uncaught mltrail error in a script prints one line; tracebacks brings the full
+    # traceback back.
+    tracebacks: bool = False
     tracking_username: str = ""
     tracking_password: str = ""
     tracking_token: str = ""

@@ -46,6 +46,10 @@ class MalformedFilter(InvalidParameterValue):
         self.position = position
 
 
+class MetricValueOutOfRange(InvalidParameterValue):
+    """A metric value that no 64-bit float holds (such as ``10**400``)."""
+
+
 class ParamOverwrite(InvalidParameterValue):
     """A param was logged again with a different value (params are write-once)."""
 
@@ -145,6 +149,11 @@ class ConnectionFailed(MltrailError):
 
     code = "TEMPORARILY_UNAVAILABLE"
     status = 503
+
+
+class TrackingServerUnreachable(ConnectionFailed):
+    """Nothing answers at the tracking URI, and nothing ever did in this process (a wrong
+    host or port, a server not started)."""
 
 
 class ConfigurationError(MltrailError):

@@ -22,6 +22,7 @@ from mltrail.errors import (
     ConfigurationError,
     InvalidParameterValue,
     MltrailError,
+    Unauthenticated,
 )
 from mltrail.version import __version__
 
@@ -122,7 +123,7 @@ class LazyGroup(click.Group):
         except MltrailError as exc:
             if _debug(ctx):
                 raise
-            click.echo(f"Error: {exc.message}", err=True)
+            click.echo(f"Error: {exc.message}{_hint(exc)}", err=True)
             ctx.exit(exit_code_for(exc))
         except Exception as exc:
             # An error nobody anticipated still deserves one readable line; --debug
@@ -136,6 +137,16 @@ class LazyGroup(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_FAILURE)
+
+
+def _hint(exc: MltrailError) -> str:
+    if isinstance(exc, Unauthenticated):
+        return (
+            ". Give the server your credentials: MLTRAIL_TRACKING_USERNAME and "
+            "MLTRAIL_TRACKING_PASSWORD, or MLTRAIL_TRACKING_TOKEN (the MLFLOW_TRACKING_* "
+            "variables work too)"
+        )
+    return ""
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -30,7 +30,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from mltrail.config import Settings
-from mltrail.errors import ConfigurationError, ConnectionFailed, MltrailError, from_code
+from mltrail.errors import (
+    ConfigurationError,
+    ConnectionFailed,
+    MltrailError,
+    TrackingServerUnreachable,
+    from_code,
+)
 from mltrail.version import __version__
 from mltrail.wire import decode_json, encode_json
 
@@ -42,6 +48,11 @@ _TRANSPORT_ERRORS = (httpx.TransportError,)
 _give_up_at: float | None = None
 # Transports mounted per server origin ("scheme://host:port", lower case).
 _mounts: dict[str, httpx.BaseTransport] = {}
+# Origins that answered at least once in this process. A connection refused by one that never
+# did is a wrong address, not an outage: it is not worth the outage's retries.
+_answered: set[str] = set()
+# Path ends that make a tracking URI point inside the API instead of at the server.
+_API_SUFFIXES = ("/api", "/api/2.0", "/api/2.0/mlflow", "/ajax-api", "/ajax-api/2.0", "/api/v1")
 
 
 def _origin(url: str) -> str:
@@ -154,6 +165,7 @@ class HttpSession:
         """``transport`` replaces the network (httpx's ``transport=``); without it a
         transport mounted for ``base_url`` (:func:`mount_transport`) does."""
         self.base_url = base_url.rstrip("/")
+        self._origin = _origin(self.base_url)
         self.max_retries = max(0, settings.http_max_retries)
         self.timeout = settings.http_timeout
         self._sleep = sleep
@@ -196,6 +208,11 @@ class HttpSession:
             try:
                 response = self.client.send(request, stream=stream)
             except _TRANSPORT_ERRORS as exc:
+                never_answered = (
+                    isinstance(exc, httpx.ConnectError) and self._origin not in _answered
+                )
+                if never_answered and (attempt >= min(max_retries, 1) or _out_of_time()):
+                    raise self._unreachable(exc) from None
                 if attempt >= max_retries or _out_of_time():
                     raise ConnectionFailed(
                         f"Cannot reach the tracking server at {self.base_url} "
@@ -204,6 +221,7 @@ class HttpSession:
                 self._sleep(backoff_delay(attempt))
                 attempt += 1
                 continue
+            _answered.add(self._origin)
             if (
                 response.status_code in RETRY_STATUSES
                 and attempt < max_retries
@@ -219,8 +237,30 @@ class HttpSession:
                     response.read()
                 error = error_from_response(response)
                 response.close()
+                if error.code == "ENDPOINT_NOT_FOUND" or response.status_code == 404:
+                    error = self._with_api_hint(error)
                 raise error
             return response
+
+    def _unreachable(self, exc: Exception) -> TrackingServerUnreachable:
+        reason = "connection refused" if "refused" in str(exc).lower() else str(exc)
+        return TrackingServerUnreachable(
+            f"Nothing answers at {self.base_url} ({reason}). Is the tracking server running, "
+            "and are this host and port its address? The address comes from the tracking URI "
+            "(set_tracking_uri, MLTRAIL_TRACKING_URI or MLFLOW_TRACKING_URI)."
+        )
+
+    def _with_api_hint(self, error: MltrailError) -> MltrailError:
+        path = urlsplit(self.base_url).path.rstrip("/")
+        if not path.endswith(_API_SUFFIXES):
+            return error
+        server = self.base_url[: len(self.base_url) - len(path)]
+        return from_code(
+            error.code,
+            f"{error.message}. The tracking URI points inside the server's API ({path}): "
+            f"use the server's address alone, {server}",
+            status=error.status,
+        )
 
     def _bound_by_exit_deadline(self, request: httpx.Request) -> None:
         """After interpreter exit began, no request may outlive the exit budget: a server

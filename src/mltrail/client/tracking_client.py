@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mltrail.client.backends import get_backend
+from mltrail.client.metric_values import metric_number
 from mltrail.client.registry_client import ModelRegistryMixin
 from mltrail.client.uris import current_tracking_uri, resolve_tracking_uri
 from mltrail.config import Settings, load_settings
@@ -319,15 +320,9 @@ def make_metric(
     """A Metric from user input, checked for type; ``step=None`` is step 0 (MLflow's default)."""
     if not isinstance(key, str):
         raise InvalidParameterValue(f"Metric key must be a string, got {type(key).__name__}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameterValue(
-            f"Got invalid value {value!r} for metric {key!r} (expected a number)"
-        ) from exc
     return Metric(
         key,
-        number,
+        metric_number(key, value),
         int(timestamp) if timestamp is not None else now_ms(),
         _step(step, key),
     )

@@ -16,6 +16,7 @@ from mltrail.client.batch_requests import MAX_PARAMS_TAGS_PER_BATCH, send_batch
 from mltrail.client.batching import METRIC, PARAM, TAG, get_queue
 from mltrail.client.fluent.runs import known_params, target_run
 from mltrail.client.fluent.state import is_synchronous
+from mltrail.client.metric_values import metric_number
 from mltrail.entities import (
     Param,
     RunTag,
@@ -37,12 +38,7 @@ def log_metric(
     backend, rid = target_run(run_id)
     if type(key) is not str:
         raise InvalidParameterValue(f"Metric key must be a string, got {type(key).__name__}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidParameterValue(
-            f"Got invalid value {value!r} for metric {key!r} (expected a number)"
-        ) from None
+    number = metric_number(key, value)
     ts = time.time_ns() // 1_000_000 if timestamp is None else int(timestamp)
     if step is None:
         step = 0
