@@ -96,6 +96,6 @@ def test_unreachable_server_is_one_line(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 1
-    assert done.stderr.startswith("Error: Cannot reach the tracking server")
+    assert done.stderr.startswith("Error: Nothing answers at http://127.0.0.1:")
     assert done.stderr.count("\n") == 1
     assert done.stdout == ""

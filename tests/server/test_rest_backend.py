@@ -152,19 +152,35 @@ def test_non_finite_values_roundtrip(app_live_server: AppServer) -> None:
     assert summary.count == 4
 
 
-def test_connection_failure_is_typed_after_retries() -> None:
+def test_nothing_listening_fails_at_once_with_a_typed_error() -> None:
     from mltrail.client.rest import RestBackend
     from mltrail.config import Settings
-    from mltrail.errors import ConnectionFailed
+    from mltrail.errors import TrackingServerUnreachable
 
     from .conftest import free_port
 
     backend = RestBackend(
-        f"http://127.0.0.1:{free_port()}", settings=Settings(http_max_retries=2, http_timeout=2.0)
+        f"http://127.0.0.1:{free_port()}", settings=Settings(http_max_retries=7, http_timeout=2.0)
     )
     start = time.monotonic()
-    with pytest.raises(ConnectionFailed, match="after 3 attempts"):
+    with pytest.raises(TrackingServerUnreachable, match="Nothing answers at"):
         backend.get_experiment("0")
+    # A server that never answered is a wrong address: not worth the outage's 7 retries.
+    assert time.monotonic() - start < 2
+    backend.close()
+
+
+def test_connection_failure_is_typed_after_retries(live_server: LiveServer) -> None:
+    from mltrail.errors import ConnectionFailed, TrackingServerUnreachable
+
+    backend = live_server.backend(http_max_retries=2, http_timeout=2.0)
+    backend.get_experiment("0")
+    live_server.stop()
+    start = time.monotonic()
+    with pytest.raises(ConnectionFailed, match="after 3 attempts") as caught:
+        backend.get_experiment("0")
+    # The server answered before: an outage, retried, not a wrong address.
+    assert not isinstance(caught.value, TrackingServerUnreachable)
     assert time.monotonic() - start < 5
 
 
