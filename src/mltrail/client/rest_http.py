@@ -237,7 +237,7 @@ class HttpSession:
                     response.read()
                 error = error_from_response(response)
                 response.close()
-                if error.code == "ENDPOINT_NOT_FOUND" or response.status_code == 404:
+                if response.status_code == 404:
                     error = self._with_api_hint(error)
                 raise error
             return response
