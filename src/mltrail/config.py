@@ -42,6 +42,8 @@ class Settings:
     flush_timeout: float = 5.0
     batch_max_points: int = 10_000
     spool_dir: str = ""
+    # Artifacts and models kept in the spool while the server is down, all runs together.
+    spool_max_artifact_bytes: int = 5 * 1024**3
     offline: bool = False
     experiment_name: str = ""
     experiment_id: str = ""

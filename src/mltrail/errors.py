@@ -156,6 +156,14 @@ class TrackingServerUnreachable(ConnectionFailed):
     host or port, a server not started)."""
 
 
+class ArtifactSpoolFull(MltrailError):
+    """An artifact or model the tracking server could not take now does not fit in the
+    offline spool (``spool_max_artifact_bytes``); nothing of it was kept."""
+
+    code = "RESOURCE_EXHAUSTED"
+    status = 507
+
+
 class ConfigurationError(MltrailError):
     """A setting, URI or command-line option that cannot work."""
 

@@ -34,6 +34,7 @@ class ModelsAPI(Protocol):
         model_type: str | None = None,
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        model_id: str | None = None,
     ) -> LoggedModel: ...
 
     def get_logged_model(self, model_id: str, *, allow_deleted: bool = False) -> LoggedModel: ...

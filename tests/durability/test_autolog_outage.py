@@ -1,6 +1,6 @@
 """The tracking server goes away in the middle of an autologged, system-sampled run: training
-goes on, what cannot be sent is spooled, what cannot be done is said once, and ``mltrail sync``
-delivers the rest when the server is back."""
+goes on, what cannot be sent (metrics, params, the fitted model) is spooled, and
+``mltrail sync`` delivers it when the server is back."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mltrail.client.rest import RestBackend
+from mltrail.client.rest_models import RestModels
 from mltrail.config import Settings
 
 from .conftest import clean_env, spawn_script, sync
@@ -47,8 +48,10 @@ def test_server_gone_mid_run(make_server: Any, tmp_path: Path) -> None:
         proc.kill()
     assert proc.returncode == 0, err
     assert "trained 0." in out and "done" in out
-    autolog_lines = [line for line in err.splitlines() if "mltrail autolog" in line]
-    assert len(autolog_lines) == 1 and "the model 'model'" in autolog_lines[0], err
+    assert "mltrail autolog" not in err  # nothing autolog does failed
+    kept = [line for line in err.splitlines() if "model 'model'" in line]
+    assert len(kept) == 1 and "kept in the offline spool" in kept[0], err
+    assert "1 artifact or model and the end of 1 run" in err
     assert "mltrail sync" in err  # told how to upload what was spooled
 
     server.start()
@@ -58,8 +61,12 @@ def test_server_gone_mid_run(make_server: Any, tmp_path: Path) -> None:
     try:
         run = backend.get_run(run_id)
         cpu = backend.get_metric_history(run_id, key="system/cpu_utilization_percentage")
+        models = RestModels(backend.http).search_logged_models([run.info.experiment_id])
     finally:
         backend.close()
+    assert [(m.name, m.source_run_id, m.status.name) for m in models] == [
+        ("model", run_id, "READY")
+    ]
     assert run.info.status == "FINISHED"
     assert run.data.params["C"] == "0.25"  # queued when the server was gone, then synced
     assert "training_accuracy_score" in run.data.metrics

@@ -24,18 +24,22 @@ def sync_command(state: CliState, spool_dir: Path | None, list_only: bool) -> No
 
     Runs created offline (MLTRAIL_OFFLINE=1) are created on the server with the ids they
     got offline. Each batch is applied once, also when sync is interrupted and run again.
+    Artifacts and models kept while the server was down are uploaded after the run's
+    metrics, and the run's end (the status its script gave it) is recorded last.
     The server is the one each run logged to, unless --tracking-uri names another.
     """
     from mltrail.client.spool import spool_directory
-    from mltrail.client.sync import pending_points, sync_directory
+    from mltrail.client.sync import pending_points, pending_uploads, sync_directory
     from mltrail.config import load_settings
 
     settings = load_settings()
     directory = spool_dir or spool_directory(settings)
     files, batches, points = pending_points(directory)
+    uploads, upload_bytes = pending_uploads(directory)
     if list_only or files == 0:
         click.echo(
-            f"{points} metric points in {batches} batches in {files} spool files in {directory}"
+            f"{points} metric points in {batches} batches and {uploads} artifacts or models "
+            f"({upload_bytes:,} bytes) in {files} spool files in {directory}"
         )
         return
     with click.progressbar(
@@ -45,7 +49,8 @@ def sync_command(state: CliState, spool_dir: Path | None, list_only: bool) -> No
             directory, settings=settings, tracking_uri=state.tracking_uri, on_progress=bar.update
         )
     click.echo(
-        f"Synced {report.points} metric points in {report.batches} batches "
+        f"Synced {report.points} metric points in {report.batches} batches and "
+        f"{report.uploads} artifacts or models ({report.upload_bytes:,} bytes) "
         f"of {len(report.runs)} runs from {report.files} spool files"
     )
     for path in report.busy:

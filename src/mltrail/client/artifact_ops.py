@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -60,31 +62,72 @@ def join_path(artifact_path: str | None, name: str) -> str:
     return clean_path(posixpath.join(base, name) if base else name)
 
 
-def log_file(
-    store: ArtifactStore, local_path: str | os.PathLike[str], artifact_path: str | None
-) -> None:
+@dataclass(frozen=True)
+class Upload:
+    """Local content bound for a path under an artifact root: a file, a folder's content or
+    bytes. Built (and checked) before anything goes over the network, so it can be sent
+    now or kept in the offline spool and sent later."""
+
+    target: str
+    file: Path | None = None
+    folder: Path | None = None
+    data: bytes | None = None
+
+    def size(self) -> int:
+        if self.file is not None:
+            return self.file.stat().st_size
+        if self.folder is not None:
+            return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+        return len(self.data or b"")
+
+    def send(self, store: ArtifactStore) -> None:
+        if self.file is not None:
+            store.upload_file(self.file, self.target)
+        elif self.folder is not None:
+            store.upload_dir(self.folder, self.target)
+        else:
+            store.write_stream(self.target, [self.data or b""])
+
+    def stage(self, root: Path) -> None:
+        """Copy the content under ``root`` at its target path (``root`` mirrors the store)."""
+        dest = root / self.target if self.target else root
+        if self.folder is not None:
+            shutil.copytree(self.folder, dest, dirs_exist_ok=True)
+            return
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if self.file is not None:
+            shutil.copyfile(self.file, dest)
+        else:
+            dest.write_bytes(self.data or b"")
+
+
+def file_upload(local_path: str | os.PathLike[str], artifact_path: str | None) -> Upload:
     path = Path(local_path)
     if not path.is_file():
         raise InvalidParameterValue(f"Cannot log artifact {str(path)!r}: not an existing file")
-    store.upload_file(path, join_path(artifact_path, path.name))
+    return Upload(join_path(artifact_path, path.name), file=path)
 
 
-def log_dir(
-    store: ArtifactStore, local_dir: str | os.PathLike[str], artifact_path: str | None
-) -> None:
+def dir_upload(local_dir: str | os.PathLike[str], artifact_path: str | None) -> Upload:
     path = Path(local_dir)
     if not path.is_dir():
         raise InvalidParameterValue(
             f"Cannot log artifacts from {str(path)!r}: not an existing folder"
         )
-    store.upload_dir(path, clean_path(artifact_path))
+    return Upload(clean_path(artifact_path), folder=path)
 
 
-def log_bytes(store: ArtifactStore, data: bytes, artifact_file: str) -> None:
+def bytes_upload(data: bytes, artifact_file: str) -> Upload:
     target = clean_path(artifact_file)
     if not target:
         raise InvalidParameterValue("artifact_file must name a file, e.g. 'notes/summary.txt'")
-    store.write_stream(target, [data])
+    return Upload(target, data=data)
+
+
+def log_dir(
+    store: ArtifactStore, local_dir: str | os.PathLike[str], artifact_path: str | None
+) -> None:
+    dir_upload(local_dir, artifact_path).send(store)
 
 
 def list_files(store: ArtifactStore, path: str | None) -> list[FileInfo]:

@@ -49,16 +49,21 @@ def flush_at_exit(queue: ExitingQueue) -> None:
     queue.leftovers.join(rest_http.time_left() or 0.0)
     try:
         queue.spool_leftovers()
-        points, batches, ends, files = queue.spools.report()
+        points, batches, uploads, ends, files = queue.spools.report()
     except BaseException as exc:
         logger.error("mltrail: could not spool unsent values at exit: %s", exc)
         return
     queue.spools.close_all()
-    if batches or ends:
+    if files:
         folder = os.path.dirname(files[0])
-        what = f"{points} metric points ({batches} batches)"
+        parts = [f"{points} metric points ({batches} batches)"] if batches else []
+        if uploads:
+            parts.append(
+                f"{uploads} artifact or model" if uploads == 1 else f"{uploads} artifacts or models"
+            )
         if ends:
-            what += f" and the end of {ends} run{'s' if ends > 1 else ''}"
+            parts.append(f"the end of {ends} run{'s' if ends > 1 else ''}")
+        what = " and ".join(parts)
         print(
             f"mltrail: the tracking server could not be reached; {what} were saved to the "
             f"spool in {folder}. Upload them with: mltrail sync --spool-dir {folder}",

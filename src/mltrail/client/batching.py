@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
+from mltrail.client.artifact_spool import set_keeper
 from mltrail.client.batch_exit import flush_at_exit
 from mltrail.client.batch_requests import (
     Columns,
@@ -436,6 +437,8 @@ def get_queue() -> BatchQueue:
                     batch_max_points=settings.batch_max_points,
                     flush_timeout=settings.flush_timeout,
                 )
+                # Artifacts the server cannot take join the spool this queue replays.
+                set_keeper(_queue.spools.files_spool)
     return _queue
 
 
@@ -449,6 +452,7 @@ def _after_fork_in_child() -> None:
     # The sender thread does not survive fork; the child starts with an empty queue of its own.
     global _queue
     _queue = None
+    set_keeper(None)
 
 
 if hasattr(os, "register_at_fork"):

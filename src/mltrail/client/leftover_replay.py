@@ -45,11 +45,15 @@ class LeftoverReplayer:
         thread.start()
 
     def _replay(self, backend: TrackingAPI, uri: str) -> None:
-        from mltrail.client.sync import replay_leftovers
+        from mltrail.client.sync import backend_settings, replay_leftovers
 
         try:
             report = replay_leftovers(
-                self._directory(backend), backend=backend, tracking_uri=uri, stop=self._stop
+                self._directory(backend),
+                backend=backend,
+                tracking_uri=uri,
+                settings=backend_settings(backend),
+                stop=self._stop,
             )
         except Exception as exc:  # a background helper: report, never raise into the void
             logger.warning("mltrail: could not replay spool files left for %s: %s", uri, exc)
@@ -57,9 +61,10 @@ class LeftoverReplayer:
             return
         if report.points or report.runs:
             logger.info(
-                "mltrail: sent %d metric points of %d runs that earlier processes left in the "
-                "spool for %s",
+                "mltrail: sent %d metric points and %d artifacts or models of %d runs that "
+                "earlier processes left in the spool for %s",
                 report.points,
+                report.uploads,
                 len(report.runs),
                 uri,
             )

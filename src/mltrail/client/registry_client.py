@@ -102,7 +102,9 @@ class ModelRegistryMixin:
         tags: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         model_type: str | None = None,
+        model_id: str | None = None,
     ) -> LoggedModel:
+        """``model_id``: an id chosen by the caller ('m-' and 32 hex digits); else new."""
         return self.models_backend.create_logged_model(
             str(experiment_id),
             name=name,
@@ -110,6 +112,7 @@ class ModelRegistryMixin:
             model_type=model_type,
             params=_str_map(params),
             tags=_str_map(tags),
+            model_id=model_id,
         )
 
     def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:

@@ -132,6 +132,7 @@ class RestModels:
         model_type: str | None = None,
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        model_id: str | None = None,
     ) -> LoggedModel:
         body = {
             "experiment_id": str(experiment_id),
@@ -141,6 +142,8 @@ class RestModels:
             "params": dict(params or {}),
             "tags": dict(tags or {}),
         }
+        if model_id is not None:
+            body["model_id"] = model_id
         answer = self.http.call("POST", f"{API}/logged-models", json_body=body)
         return logged_model_in(answer["model"])
 

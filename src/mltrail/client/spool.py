@@ -12,8 +12,9 @@ spool (by the process itself when the server comes back, or by ``mltrail sync`` 
 or both, or twice) never duplicates a point.
 
 Besides batches a spool file may hold the run's creation (runs created offline, see
-:mod:`mltrail.client.offline`) and its final status, replayed before and after the
-batches.
+:mod:`mltrail.client.offline`), artifacts and models the server could not take (their
+files in the ``<file>.files`` folder next to it, see :mod:`mltrail.client.artifact_spool`)
+and the run's final status: replayed as creation, batches, files, status.
 
 A process that writes a spool holds a shared ``flock`` on ``<file>.lock``; ``mltrail
 sync`` takes it exclusively and skips files that a live process still holds.
@@ -24,10 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +39,7 @@ from typing import IO, Any
 from mltrail.client import rest_codec as codec
 from mltrail.config import Settings
 from mltrail.entities import Param, RunTag
-from mltrail.errors import ConfigurationError
+from mltrail.errors import ArtifactSpoolFull, ConfigurationError
 from mltrail.wire import ColumnLists, MetricColumns, columns_out, floats_in, point_count
 
 try:  # POSIX only; on other systems files are not locked (sync may race a live process)
@@ -57,7 +60,16 @@ CREATE TABLE IF NOT EXISTS batches (
     payload TEXT NOT NULL,
     created_time INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS files (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    manifest TEXT NOT NULL,
+    created_time INTEGER NOT NULL
+);
 """
+FILES_SUFFIX = ".files"
 
 
 def spool_directory(settings: Settings) -> Path:
@@ -108,6 +120,35 @@ def decode_batch(payload: str) -> tuple[ColumnLists, list[Param], list[RunTag]]:
     params = [Param(p["key"], p["value"]) for p in body.get("params", [])]
     tags = [RunTag(t["key"], t["value"]) for t in body.get("tags", [])]
     return metrics, params, tags
+
+
+@dataclass(frozen=True)
+class SpooledFiles:
+    """Files kept for the server: ``kind`` "run" (artifacts under the run's root, ``folder``
+    mirrors their paths) or "model" (a logged model's folder); ``manifest`` says the rest."""
+
+    seq: int
+    kind: str
+    folder: Path
+    bytes: int
+    manifest: dict[str, Any]
+
+
+def folder_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def spooled_file_bytes(directory: Path) -> int:
+    """Bytes of artifacts and models kept under ``directory``, all spool files together."""
+    if not directory.is_dir():
+        return 0
+    return sum(
+        folder_bytes(p)
+        for p in directory.iterdir()
+        if p.name.endswith(SUFFIX + FILES_SUFFIX) and p.is_dir()
+    )
 
 
 class Spool:
@@ -216,13 +257,77 @@ class Spool:
             batches, points = row.fetchone()
         return int(batches), int(points)
 
+    # -- artifacts and models ------------------------------------------------------
+    @property
+    def files_root(self) -> Path:
+        return Path(f"{self.path}{FILES_SUFFIX}")
+
+    def add_files(
+        self,
+        *,
+        kind: str,
+        manifest: dict[str, Any],
+        size: int,
+        limit: int,
+        stage: Callable[[Path], object],
+    ) -> SpooledFiles:
+        """Keep files: ``stage(folder)`` copies them into a new folder of this spool. Refused
+        with :class:`ArtifactSpoolFull` when the spool folder would hold more than ``limit``
+        bytes of files; nothing is kept when staging fails."""
+        held = spooled_file_bytes(self.path.parent)
+        if held + size > limit:
+            raise ArtifactSpoolFull(
+                f"The offline spool in {self.path.parent} holds {held:,} bytes of artifacts; "
+                f"{size:,} more would pass its limit of {limit:,} "
+                "(MLTRAIL_SPOOL_MAX_ARTIFACT_BYTES). Run `mltrail sync` once the server is "
+                "back, or raise the limit"
+            )
+        folder = self.files_root / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        try:
+            stage(folder)
+            with self._lock:
+                cursor = self._conn.execute(
+                    "INSERT INTO files (kind, folder, bytes, manifest, created_time) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (kind, folder.name, size, json.dumps(manifest), time.time_ns() // 1_000_000),
+                )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return SpooledFiles(int(cursor.lastrowid or 0), kind, folder, size, manifest)
+
+    def files(self) -> list[SpooledFiles]:
+        """The kept files, in the order they were kept."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, kind, folder, bytes, manifest FROM files ORDER BY seq"
+            ).fetchall()
+        return [
+            SpooledFiles(seq, kind, self.files_root / folder, size, json.loads(manifest))
+            for seq, kind, folder, size, manifest in rows
+        ]
+
+    def remove_files(self, entry: SpooledFiles) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM files WHERE seq = ?", (entry.seq,))
+        shutil.rmtree(entry.folder, ignore_errors=True)
+
+    def file_counts(self) -> tuple[int, int]:
+        """(entries, bytes) of artifacts and models still kept."""
+        with self._lock:
+            row = self._conn.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM files")
+            entries, size = row.fetchone()
+        return int(entries), int(size)
+
     def is_empty(self) -> bool:
         with self._lock:
             batch = self._conn.execute("SELECT 1 FROM batches LIMIT 1").fetchone()
+            files = self._conn.execute("SELECT 1 FROM files LIMIT 1").fetchone()
             pending = self._conn.execute(
                 "SELECT 1 FROM meta WHERE name IN ('create', 'update') LIMIT 1"
             ).fetchone()
-        return batch is None and pending is None
+        return batch is None and files is None and pending is None
 
     def close(self) -> None:
         with self._lock:
@@ -254,6 +359,7 @@ def remove_if_unused(path: Path) -> bool:
         for extra in ("", "-wal", "-shm"):
             with suppress(FileNotFoundError):
                 Path(f"{path}{extra}").unlink()
+        shutil.rmtree(f"{path}{FILES_SUFFIX}", ignore_errors=True)
         with suppress(FileNotFoundError):
             lock_path.unlink()
         return True

@@ -6,9 +6,12 @@ budget, the batch goes, with its idempotency key, to the run's offline spool
 spool, and every ``PROBE_INTERVAL_S`` the sender replays the spool; once a replay goes
 through, normal sending resumes.
 
-The end of a run (status, end time) that the server cannot take goes to the run's spool
-file too (:meth:`SpoolHandoff.end_run`), and is replayed after the run's batches, so a run
-whose server was down when it ended does not stay RUNNING.
+Artifacts and models the server cannot take go to the same spool file
+(:meth:`SpoolHandoff.files_spool`, installed as :mod:`mltrail.client.artifact_spool`'s
+keeper) and are uploaded after the run's batches. The end of a run (status, end time) that
+the server cannot take goes there too (:meth:`SpoolHandoff.end_run`), and is replayed
+last, so a run whose server was down when it ended does not stay RUNNING and is not shown
+finished before its values and files are in.
 """
 
 from __future__ import annotations
@@ -71,6 +74,15 @@ class SpoolHandoff:
             spool.set_meta("run_id", run_id)
             self._spools[(uri, run_id)] = (backend, spool)
             return spool
+
+    def files_spool(
+        self, backend: TrackingAPI, uri: str, run_id: str, cause: BaseException | None
+    ) -> Spool:
+        """The spool that keeps a run's artifacts and models the server could not take."""
+        spool = self.spool_for(backend, uri, run_id)
+        if cause is not None and not self._closed():
+            self.mark_down(uri, cause)
+        return spool
 
     def directory(self, backend: TrackingAPI) -> Path:
         from mltrail.client.spool import spool_directory
@@ -144,12 +156,32 @@ class SpoolHandoff:
                 spool.remove(batch.idempotency_key)
                 stats.acknowledged += batch.points
                 stats.replayed += batch.points
+            if not self._replay_files(backend, run_id, spool):
+                return False
             if not self._replay_end(backend, run_id, spool):
                 return False
             with self._spools_lock:
                 if spool.is_empty():
                     self._spools.pop((uri, run_id), None)
                     spool.close_and_remove_if_empty()
+        return True
+
+    def _replay_files(self, backend: TrackingAPI, run_id: str, spool: Spool) -> bool:
+        """Upload the run's kept artifacts and models; False if the server is down."""
+        from mltrail.client.artifact_spool import send_kept_files
+        from mltrail.client.sync import backend_settings
+
+        try:
+            send_kept_files(
+                backend,
+                run_id,
+                spool,
+                settings=backend_settings(backend),
+                # Refused for good: the files stay for `mltrail sync` to report.
+                refused=lambda _entry, exc: self._keep(run_id, exc),
+            )
+        except MltrailError:  # only errors that say the server cannot take them now
+            return False
         return True
 
     def _replay_end(self, backend: TrackingAPI, run_id: str, spool: Spool) -> bool:
@@ -224,20 +256,23 @@ class SpoolHandoff:
         )
 
     # -- interpreter exit --------------------------------------------------------------
-    def report(self) -> tuple[int, int, int, list[str]]:
-        """(points, batches, run ends, files) that this process left in spools."""
-        points = batches = ends = 0
+    def report(self) -> tuple[int, int, int, int, list[str]]:
+        """(points, batches, artifacts and models, run ends, files) this process left in
+        spools."""
+        points = batches = uploads = ends = 0
         files: list[str] = []
         with self._spools_lock:
             for _, spool in self._spools.values():
                 b, p = spool.counts()
+                u = spool.file_counts()[0]
                 end = spool.get_meta("update") is not None
-                if b or end:
+                if b or u or end:
                     batches += b
                     points += p
+                    uploads += u
                     ends += end
                     files.append(str(spool.path))
-        return points, batches, ends, files
+        return points, batches, uploads, ends, files
 
     def close_all(self) -> None:
         with self._spools_lock:

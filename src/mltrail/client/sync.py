@@ -2,11 +2,13 @@
 
 Per spool file, in order: create the run when it was created offline (with its own id;
 the experiment is found or created by name), send the batches in the order they were
-spooled, each with its original idempotency key, then record the run's end when it was
-recorded offline or could not be sent (the server was down when the run ended). Every step is idempotent on the server, so a sync that is interrupted,
-or run twice, or run while the logging process replays the same file, applies each batch
-once. A file is deleted when everything in it went through; a batch the server refuses
-for good stays in the file and is reported.
+spooled, each with its original idempotency key, upload the artifacts and models kept for
+the run (:mod:`mltrail.client.artifact_spool`), then record the run's end when it was
+recorded offline or could not be sent (the server was down when the run ended). Every step
+is idempotent on the server, so a sync that is interrupted, or run twice, or run while the
+logging process replays the same file, applies each batch once. A file is deleted when
+everything in it went through; a batch or files the server refuses for good stay in the
+file and are reported.
 
 The same upload runs in the background of a client that starts logging to a server
 (:func:`replay_leftovers`): files that earlier processes left for that server are sent
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mltrail.client.artifact_spool import send_kept_files
 from mltrail.client.batch_requests import is_transient
 from mltrail.client.spool import Spool, SpooledBatch, spool_files
 from mltrail.config import Settings
@@ -44,6 +47,9 @@ class SyncReport:
     runs: list[str] = field(default_factory=list)
     batches: int = 0
     points: int = 0
+    # Artifacts and models uploaded: kept entries and their bytes.
+    uploads: int = 0
+    upload_bytes: int = 0
     busy: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
 
@@ -54,7 +60,18 @@ class SyncReport:
 
 def pending_points(directory: Path) -> tuple[int, int, int]:
     """(files, batches, points) waiting under ``directory``."""
-    files = batches = points = 0
+    counts = _pending(directory)
+    return counts[0], counts[1], counts[2]
+
+
+def pending_uploads(directory: Path) -> tuple[int, int]:
+    """(artifacts and models, bytes) waiting under ``directory``."""
+    counts = _pending(directory)
+    return counts[3], counts[4]
+
+
+def _pending(directory: Path) -> tuple[int, int, int, int, int]:
+    files = batches = points = uploads = size = 0
     for path in spool_files(directory):
         try:
             spool = Spool(path, lock="none")
@@ -62,12 +79,15 @@ def pending_points(directory: Path) -> tuple[int, int, int]:
             continue
         try:
             b, p = spool.counts()
+            u, n = spool.file_counts()
         finally:
             spool.close()
         files += 1
         batches += b
         points += p
-    return files, batches, points
+        uploads += u
+        size += n
+    return files, batches, points, uploads, size
 
 
 def sync_directory(
@@ -99,6 +119,7 @@ def sync_directory(
                 backend_for=backend_for,
                 tracking_uri=tracking_uri,
                 on_progress=on_progress,
+                settings=settings,
             )
     finally:
         for backend in backends.values():
@@ -113,6 +134,7 @@ def replay_leftovers(
     *,
     backend: TrackingAPI,
     tracking_uri: str,
+    settings: Settings,
     stop: Callable[[], bool] = lambda: False,
 ) -> SyncReport:
     """Upload the spool files other processes left for the server at ``tracking_uri``
@@ -132,6 +154,7 @@ def replay_leftovers(
             backend_for=lambda uri: backend if uri == tracking_uri else None,
             tracking_uri=None,
             on_progress=None,
+            settings=settings,
         )
         if not done:
             break
@@ -145,6 +168,7 @@ def _sync_path(
     backend_for: Callable[[str], TrackingAPI | None],
     tracking_uri: str | None,
     on_progress: Callable[[int], None] | None,
+    settings: Settings,
 ) -> bool:
     """Sync one file; False when the server could not be reached (or was unavailable)."""
     try:
@@ -167,7 +191,14 @@ def _sync_path(
             mine = False
             return True
         report.files += 1
-        _sync_file(spool, backend, run_id=str(run_id), report=report, on_progress=on_progress)
+        _sync_file(
+            spool,
+            backend,
+            run_id=str(run_id),
+            report=report,
+            on_progress=on_progress,
+            settings=settings,
+        )
         return True
     except MltrailError as exc:
         report.failed.append((path, exc.message))
@@ -202,6 +233,16 @@ def send_run_end(backend: TrackingAPI, run_id: str, update: dict[str, Any]) -> N
     )
 
 
+def backend_settings(backend: TrackingAPI) -> Settings:
+    """The settings a backend was built with (its credentials open the artifact proxy)."""
+    settings = getattr(backend, "settings", None)
+    if isinstance(settings, Settings):
+        return settings
+    from mltrail.config import load_settings
+
+    return load_settings()
+
+
 def _backend(uri: str, *, settings: Settings) -> TrackingAPI:
     from mltrail.client.backends import get_backend
 
@@ -216,6 +257,7 @@ def _sync_file(
     run_id: str,
     report: SyncReport,
     on_progress: Callable[[int], None] | None,
+    settings: Settings,
 ) -> None:
     create = spool.get_meta("create")
     if create is not None:
@@ -237,6 +279,15 @@ def _sync_file(
         report.points += batch.points
         if on_progress is not None:
             on_progress(batch.points)
+    before = spool.file_counts()[0]
+    report.upload_bytes += send_kept_files(
+        backend,
+        run_id,
+        spool,
+        settings=settings,
+        refused=lambda entry, exc: refused.append(f"{entry.kind} files: {exc.message}"),
+    )
+    report.uploads += before - spool.file_counts()[0]
     update = spool.get_meta("update")
     if update is not None:
         # After the points: a run is not shown finished before its last values are in.
@@ -245,7 +296,7 @@ def _sync_file(
     if refused:
         more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
         report.failed.append(
-            (spool.path, f"the server refused a batch of run {run_id}: {refused[0]}{more}")
+            (spool.path, f"the server refused part of run {run_id}: {refused[0]}{more}")
         )
 
 

@@ -34,6 +34,7 @@ from mltrail.wire import columns_of
 
 if TYPE_CHECKING:
     from mltrail.artifacts.base import ArtifactStore
+    from mltrail.client.artifact_ops import Upload
 
 
 def now_ms() -> int:
@@ -254,28 +255,24 @@ class TrackingClient(ModelRegistryMixin):
     def log_artifact(
         self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
     ) -> None:
-        from mltrail.client.artifact_ops import log_file
+        from mltrail.client.artifact_ops import file_upload
 
-        log_file(self.artifact_store(run_id), local_path, artifact_path)
+        self._upload(run_id, file_upload(local_path, artifact_path))
 
     def log_artifacts(
         self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
     ) -> None:
-        from mltrail.client.artifact_ops import log_dir
+        from mltrail.client.artifact_ops import dir_upload
 
-        log_dir(self.artifact_store(run_id), local_dir, artifact_path)
+        self._upload(run_id, dir_upload(local_dir, artifact_path))
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        from mltrail.client.artifact_ops import log_bytes
-
         if not isinstance(text, str):
             raise InvalidParameterValue(f"log_text takes a str, got {type(text).__name__}")
-        log_bytes(self.artifact_store(run_id), text.encode("utf-8"), artifact_file)
+        self._upload_bytes(run_id, text.encode("utf-8"), artifact_file)
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         """Save ``dictionary`` as YAML (``.yaml``/``.yml``) or JSON (any other extension)."""
-        from mltrail.client.artifact_ops import log_bytes
-
         if artifact_file.lower().endswith((".yaml", ".yml")):
             import yaml
 
@@ -287,19 +284,35 @@ class TrackingClient(ModelRegistryMixin):
                 raise InvalidParameterValue(
                     f"log_dict: value is not JSON-serializable: {exc}"
                 ) from exc
-        log_bytes(self.artifact_store(run_id), text.encode("utf-8"), artifact_file)
+        self._upload_bytes(run_id, text.encode("utf-8"), artifact_file)
 
     def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
-        from mltrail.client.artifact_ops import log_bytes
         from mltrail.client.images import figure_bytes
 
-        log_bytes(self.artifact_store(run_id), figure_bytes(figure, artifact_file), artifact_file)
+        self._upload_bytes(run_id, figure_bytes(figure, artifact_file), artifact_file)
 
     def log_image(self, run_id: str, image: Any, artifact_file: str) -> None:
-        from mltrail.client.artifact_ops import log_bytes
         from mltrail.client.images import image_bytes
 
-        log_bytes(self.artifact_store(run_id), image_bytes(image, artifact_file), artifact_file)
+        self._upload_bytes(run_id, image_bytes(image, artifact_file), artifact_file)
+
+    def _upload_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
+        from mltrail.client.artifact_ops import bytes_upload
+
+        self._upload(run_id, bytes_upload(data, artifact_file))
+
+    def _upload(self, run_id: str, upload: Upload) -> None:
+        """Send ``upload`` to the run's artifacts; a server that cannot take it now gets it
+        from the offline spool later."""
+        from mltrail.client.artifact_spool import upload_or_keep
+
+        upload_or_keep(
+            self._backend,
+            run_id,
+            upload,
+            open_store=lambda: self.artifact_store(run_id),
+            settings=self._settings,
+        )
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         from mltrail.client.artifact_ops import list_files

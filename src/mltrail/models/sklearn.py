@@ -11,6 +11,7 @@ import importlib
 import pickle
 import shutil
 import tempfile
+import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from mltrail.client.model_registration import register
 from mltrail.errors import (
     ConfigurationError,
     InvalidParameterValue,
+    MltrailError,
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
@@ -235,6 +237,8 @@ def log_model(
     run = active_run() or start_run()
     run_id = run.info.run_id
     client = TrackingClient()
+    # Chosen here, so that a model kept in the spool during an outage has its id already.
+    model_id = f"m-{uuid.uuid4().hex}"
     with tempfile.TemporaryDirectory(prefix="mltrail-model-") as tmp:
         local = Path(tmp) / "model"
         meta = save_model(
@@ -244,24 +248,32 @@ def log_model(
             signature=signature,
             input_example=input_example,
         )
+        meta.run_id = run_id
+        meta.model_uuid = model_id
+        meta.extra["model_id"] = model_id
         # The run's params are copied onto the model, as MLflow does (queued ones included).
         flush()
-        model_params = {**client.get_run(run_id).data.params, **_str_map(params)}
-        logged = client.create_logged_model(
-            run.info.experiment_id,
-            name=name,
-            source_run_id=run_id,
-            params=model_params,
-            tags=_str_map(tags),
-            model_type=None,
-        )
-        meta.run_id = run_id
-        meta.artifact_path = logged.artifact_location
-        meta.model_uuid = logged.model_id
-        meta.extra["model_id"] = logged.model_id
-        meta.save(local)
-        _upload(client, logged.model_id, local)
-    model_uri = f"models:/{logged.model_id}"
+        try:
+            artifact_location = _create_and_upload(
+                client, run, model_id, local, meta, name=name, params=params, tags=tags
+            )
+        except MltrailError as exc:
+            if not _keep_for_later(client, exc):
+                raise
+            meta.save(local)
+            _keep(
+                client,
+                run_id,
+                local,
+                exc,
+                model_id=model_id,
+                name=name,
+                params=params,
+                tags=tags,
+                registered_model_name=registered_model_name,
+            )
+            artifact_location, registered_model_name = "", None
+    model_uri = f"models:/{model_id}"
     version = None
     if registered_model_name is not None:
         version = register(client, model_uri, registered_model_name, run_id=run_id).version
@@ -274,9 +286,78 @@ def log_model(
         model_uuid=meta.model_uuid,
         utc_time_created=meta.utc_time_created,
         registered_model_version=version,
-        model_id=logged.model_id,
+        model_id=model_id,
         name=name,
-        artifact_location=logged.artifact_location,
+        artifact_location=artifact_location,
+    )
+
+
+def _create_and_upload(
+    client: Any,
+    run: Any,
+    model_id: str,
+    local: Path,
+    meta: Model,
+    *,
+    name: str,
+    params: Mapping[str, Any] | None,
+    tags: Mapping[str, Any] | None,
+) -> str:
+    """Create the logged model, upload its files, mark it READY; its artifact location."""
+    run_id = run.info.run_id
+    logged = client.create_logged_model(
+        run.info.experiment_id,
+        name=name,
+        source_run_id=run_id,
+        params={**client.get_run(run_id).data.params, **_str_map(params)},
+        tags=_str_map(tags),
+        model_type=None,
+        model_id=model_id,
+    )
+    meta.artifact_path = logged.artifact_location
+    meta.save(local)
+    _upload(client, model_id, local)
+    return str(logged.artifact_location)
+
+
+def _keep_for_later(client: Any, exc: MltrailError) -> bool:
+    """Whether the model waits in the offline spool: the server cannot take it now."""
+    from mltrail.client.artifact_spool import can_keep
+    from mltrail.client.batch_requests import is_offline
+
+    return is_offline(client.backend) or can_keep(client.backend, exc)
+
+
+def _keep(
+    client: Any,
+    run_id: str,
+    local: Path,
+    exc: MltrailError,
+    *,
+    model_id: str,
+    name: str,
+    params: Mapping[str, Any] | None,
+    tags: Mapping[str, Any] | None,
+    registered_model_name: str | None,
+) -> None:
+    from mltrail.client.artifact_spool import keep_model
+    from mltrail.client.fluent.runs import known_params
+    from mltrail.config import load_settings
+
+    keep_model(
+        client.backend,
+        run_id,
+        local,
+        manifest={
+            "model_id": model_id,
+            "name": name,
+            "params": {**(known_params(run_id) or {}), **_str_map(params)},
+            "tags": _str_map(tags),
+            "model_type": None,
+            "registered_model_name": registered_model_name,
+        },
+        settings=load_settings(),
+        cause=exc,
     )
 
 
@@ -286,10 +367,14 @@ def _str_map(values: Mapping[str, Any] | None) -> dict[str, str]:
 
 def _upload(client: Any, model_id: str, local: Path) -> None:
     """Upload the files, then mark the model READY; a failed upload marks it UPLOAD_FAILED."""
+    from mltrail.client.artifact_spool import can_keep
+
     try:
         client.log_model_artifacts(model_id, local)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            client.finalize_logged_model(model_id, LoggedModelStatus.UPLOAD_FAILED)
+    except BaseException as exc:
+        # Not when the files wait in the spool: sync uploads them and marks the model READY.
+        if not (isinstance(exc, MltrailError) and can_keep(client.backend, exc)):
+            with contextlib.suppress(Exception):
+                client.finalize_logged_model(model_id, LoggedModelStatus.UPLOAD_FAILED)
         raise
     client.finalize_logged_model(model_id, LoggedModelStatus.READY)
