@@ -7,7 +7,26 @@ Code below the server raises these; one handler in the server renders them.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any, ClassVar
+
+# How much of a bad value an error message repeats.
+SHOWN_MAX = 100
+
+
+def clipped(text: str, *, limit: int = SHOWN_MAX) -> str:
+    """``text`` whole when short, else its start and its length: a request may hold megabytes,
+    or a number hundreds of digits long, and the message should not repeat it."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` for an error message, clipped."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int past Python's digit limit, a deep list
+        text = reprlib.repr(value)
+    return clipped(text)
 
 
 class MltrailError(Exception):

@@ -18,6 +18,8 @@ from mltrail.server.api.mlflow.schema import (
     validate,
 )
 
+from .conftest import AppServer
+
 HINT = "See the API docs for more information about request parameters."
 SCHEMA = (
     ("run_id", REQUIRED, STRING),
@@ -69,4 +71,24 @@ def test_bad_values_are_shown_bounded() -> None:
         deep = [deep]
     assert "for parameter 'run_id' supplied" in _message({"run_id": deep})
     long = _message({"run_id": ["y" * 100_000]})
-    assert len(long) < 1300
+    assert len(long) < 400
+
+
+def test_a_huge_number_is_not_repeated_whole_in_the_answer(app_live_server: AppServer) -> None:
+    with app_live_server.server.client() as http:
+        run = http.post("/api/2.0/mlflow/runs/create", json={"experiment_id": "0"})
+        run_id = run.json()["run"]["info"]["run_id"]
+        huge = "1" + "0" * 400
+        for value, step in ((huge, "1"), ("1", huge)):
+            body = (
+                f'{{"run_id": "{run_id}", "key": "m", "value": {value}, '
+                f'"timestamp": 1, "step": {step}}}'
+            )
+            answer = http.post(
+                "/api/2.0/mlflow/runs/log-metric",
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+            assert answer.status_code == 400
+            message = answer.json()["message"]
+            assert "(401 characters)" in message and huge not in message

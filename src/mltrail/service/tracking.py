@@ -26,7 +26,7 @@ from mltrail.entities import (
     RunTag,
     ViewType,
 )
-from mltrail.errors import InvalidParameterValue
+from mltrail.errors import InvalidParameterValue, shown
 from mltrail.service import validation as v
 from mltrail.service.metric_columns import count_points, validate_columns
 from mltrail.service.names import generate_run_name
@@ -292,7 +292,9 @@ class TrackingService:
         v.validate_max_results(max_points, limit=MAX_SAMPLED_POINTS, what="max_points")
         for value, what in ((start_step, "start_step"), (end_step, "end_step")):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise InvalidParameterValue(f"Invalid value {value!r} for '{what}': not an integer")
+                raise InvalidParameterValue(
+                    f"Invalid value {shown(value)} for '{what}': not an integer"
+                )
         if start_step is not None and end_step is not None and end_step < start_step:
             raise InvalidParameterValue(
                 f"end_step ({end_step}) must be greater than or equal to start_step ({start_step})"

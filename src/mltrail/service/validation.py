@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from mltrail.artifacts.paths import escapes_root
 from mltrail.entities import Metric, Param, RunTag
-from mltrail.errors import InvalidParameterValue
+from mltrail.errors import InvalidParameterValue, shown
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -156,16 +156,16 @@ def validate_timestamp(value: object, *, what: str) -> int:
 def _metric_problem(metric: Metric) -> str | None:
     value, ts, step = metric.value, metric.timestamp, metric.step
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return f"Got invalid value {value!r} for metric '{metric.key}': it must be a number."
+        return f"Got invalid value {shown(value)} for metric '{metric.key}': it must be a number."
     if isinstance(ts, bool) or not isinstance(ts, numbers.Integral) or not 0 <= ts <= INT64_MAX:
         return (
-            f"Got invalid timestamp {ts!r} for metric '{metric.key}': "
+            f"Got invalid timestamp {shown(ts)} for metric '{metric.key}': "
             "it must be a non-negative integer (milliseconds)."
         )
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        return f"Got invalid step {step!r} for metric '{metric.key}': it must be an integer."
+        return f"Got invalid step {shown(step)} for metric '{metric.key}': it must be an integer."
     if not INT64_MIN <= step <= INT64_MAX:
-        return f"Got invalid step {step!r} for metric '{metric.key}': out of the 64-bit range."
+        return f"Got invalid step {shown(step)} for metric '{metric.key}': out of the 64-bit range."
     return None
 
 

@@ -72,6 +72,7 @@ from mltrail.errors import (
     MalformedRequest,
     MltrailError,
     TemporarilyUnavailable,
+    shown,
 )
 from mltrail.server.api.mlflow.dispatch import Endpoint, StaticRouteDispatch
 from mltrail.server.api.mlflow.schema import (
@@ -263,7 +264,7 @@ class Args:
         if number is not None and 1 <= number <= len(choices):
             return choices[number - 1]
         raise InvalidParameterValue(
-            f"Invalid value {value!r} for parameter '{self._name(name)}' supplied. "
+            f"Invalid value {shown(value)} for parameter '{self._name(name)}' supplied. "
             f"Valid values are {choices}."
         )
 

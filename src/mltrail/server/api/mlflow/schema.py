@@ -24,10 +24,9 @@ import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mltrail.errors import InvalidParameterValue
+from mltrail.errors import InvalidParameterValue, clipped
 
 DOCS_HINT = "See the API docs for more information about request parameters."
-_SHOWN_MAX = 1000
 
 # One check: (field name, value) -> None, or raise AssertionError (with a message, or
 # without one for MLflow's generic "invalid value" message), as MLflow's checks do. Never
@@ -44,7 +43,7 @@ def _shown(value: Any) -> str:
         shown = json.dumps(value, sort_keys=True, separators=(",", ":"))
     except (RecursionError, TypeError, ValueError):
         return reprlib.repr(value)
-    return shown if len(shown) <= _SHOWN_MAX else shown[:_SHOWN_MAX] + "..."
+    return clipped(shown)
 
 
 def _invalid_text(name: str, value: Any) -> str:
