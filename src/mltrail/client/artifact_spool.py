@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Gives the spool to keep files in: (backend, server URI, run id, the error, None offline).
-Keeper = Callable[[TrackingAPI, str, str, "BaseException | None"], Spool]
+# Gives the spool to keep files in: (backend, server URI, run id, the error).
+Keeper = Callable[[TrackingAPI, str, str, BaseException], Spool]
 # The logging queue installs one, so that the files land in the spool it replays when the
 # server is back, in order with the run's batches and before the run's end.
 _keeper: Keeper | None = None
@@ -135,7 +135,7 @@ def _keep(
     uri = spool_uri(backend)
     if uri is None:  # pragma: no cover - callers check can_keep / is_offline first
         raise ValueError("only uploads to a tracking server are kept in the spool")
-    if _keeper is not None:
+    if _keeper is not None and cause is not None:  # offline runs are the offline spool's
         spool, own = _keeper(backend, uri, run_id, cause), False
     else:
         path = spool_path(spool_directory(settings), run_id=run_id, tracking_uri=uri)

@@ -76,11 +76,11 @@ class SpoolHandoff:
             return spool
 
     def files_spool(
-        self, backend: TrackingAPI, uri: str, run_id: str, cause: BaseException | None
+        self, backend: TrackingAPI, uri: str, run_id: str, cause: BaseException
     ) -> Spool:
         """The spool that keeps a run's artifacts and models the server could not take."""
         spool = self.spool_for(backend, uri, run_id)
-        if cause is not None and not self._closed():
+        if not self._closed():
             self.mark_down(uri, cause)
         return spool
 
