@@ -198,10 +198,15 @@ def load_model(model_uri: str | Path, *, trusted_types: Sequence[str] | None = N
 
 class _SklearnPredictor:
     def __init__(self, raw_model: Any) -> None:
+        from mltrail.models.forests import forest_predictor
+
         self.raw_model = raw_model
+        # Forests predict the same values without joblib's per-call cost (a scoring server's
+        # one-row requests are mostly that cost).
+        self._predict = forest_predictor(raw_model) or raw_model.predict
 
     def predict(self, data: Any) -> Any:
-        return self.raw_model.predict(data)
+        return self._predict(data)
 
 
 def _load_pyfunc(
