@@ -189,6 +189,29 @@ def test_the_spool_refuses_files_past_its_limit_and_keeps_nothing(tmp_path: Path
         spool.close()
 
 
+def test_a_spool_file_naming_a_folder_outside_it_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    from mltrail.errors import ConfigurationError
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    path = tmp_path / "spool" / "run-x.spool.db"
+    Spool(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO files (kind, folder, bytes, manifest, created_time) "
+            "VALUES ('run', '../../victim', 0, '{}', 0)"
+        )
+    spool = Spool(path)
+    try:
+        with pytest.raises(ConfigurationError, match="not a spool file this version wrote"):
+            spool.files()
+    finally:
+        spool.close()
+    assert victim.is_dir()
+
+
 def test_a_wrong_address_fails_instead_of_spooling(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -70,6 +70,9 @@ CREATE TABLE IF NOT EXISTS files (
 );
 """
 FILES_SUFFIX = ".files"
+# The name every kept folder gets; anything else in a spool file (one copied from another
+# machine) is refused, so sync never reads or deletes outside the spool's own folders.
+_FOLDER = re.compile(r"[0-9a-f]{32}")
 
 
 def spool_directory(settings: Settings) -> Path:
@@ -303,6 +306,12 @@ class Spool:
             rows = self._conn.execute(
                 "SELECT seq, kind, folder, bytes, manifest FROM files ORDER BY seq"
             ).fetchall()
+        for row in rows:
+            if not _FOLDER.fullmatch(str(row[2])):
+                raise ConfigurationError(
+                    f"{self.path} is not a spool file this version wrote: it names the kept "
+                    f"folder {str(row[2])[:80]!r}"
+                )
         return [
             SpooledFiles(seq, kind, self.files_root / folder, size, json.loads(manifest))
             for seq, kind, folder, size, manifest in rows
