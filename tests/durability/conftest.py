@@ -117,6 +117,29 @@ def run_script(
     )
 
 
+# The end of a logging script that, when ``wait_for_server`` is true, waits on stdin for the
+# server to be back, then until the process has sent its spool itself, and says so.
+SEND_SPOOL_WHEN_BACK = """
+if {wait_for_server}:
+    import sys, time
+    from pathlib import Path
+    from mltrail.client.spool import spool_files
+    sys.stdin.readline()  # the server is back: the process sends the spool itself
+    deadline = time.time() + 60
+    while spool_files(Path({spool_dir!r})) and time.time() < deadline:
+        time.sleep(0.2)
+    print("spool empty", not spool_files(Path({spool_dir!r})), flush=True)
+"""
+
+
+def read_line(proc: subprocess.Popen[str]) -> str:
+    """The next line a spawned script prints; fails with its stderr if it ended instead."""
+    assert proc.stdout is not None and proc.stderr is not None
+    line = proc.stdout.readline().strip()
+    assert line, f"the process ended early: {proc.stderr.read()}"
+    return line
+
+
 def spawn_script(
     code: str, *, env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.Popen[str]:

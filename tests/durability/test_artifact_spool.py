@@ -16,18 +16,18 @@ from typing import Any
 import pytest
 
 from mltrail.client.spool import Spool, spool_files
-from mltrail.client.sync import pending_uploads
+from mltrail.client.sync import pending
 from mltrail.errors import ArtifactSpoolFull
 
-from .conftest import clean_env, count_points, spawn_script, sync
+from .conftest import SEND_SPOOL_WHEN_BACK, clean_env, count_points, read_line, spawn_script, sync
 
-SCRIPT = """
-import sys, time
+SCRIPT = (
+    """
+import sys
 from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 import mltrail
-from mltrail.client.spool import spool_files
 
 mltrail.set_tracking_uri({url!r})
 mltrail.set_experiment("outage")
@@ -52,19 +52,9 @@ with mltrail.start_run(run_name="model-in-outage") as run:
     info = mltrail.sklearn.log_model(model, name="clf", registered_model_name="churn")
     print(info.model_uri, flush=True)
 print("ended", flush=True)
-if {wait_for_server}:
-    sys.stdin.readline()  # the server is back: the process sends the spool itself
-    deadline = time.time() + 60
-    while spool_files(Path({spool_dir!r})) and time.time() < deadline:
-        time.sleep(0.2)
-    print("spool empty", not spool_files(Path({spool_dir!r})), flush=True)
 """
-
-
-def _line(proc: Any) -> str:
-    line: str = proc.stdout.readline().strip()
-    assert line, f"the process ended early: {proc.stderr.read()}"
-    return line
+    + SEND_SPOOL_WHEN_BACK
+)
 
 
 def _say(proc: Any) -> None:
@@ -87,11 +77,11 @@ def _log_through_outage(
         wait_for_server=wait_for_server,
     )
     proc = spawn_script(code, env=env)
-    run_id = _line(proc)
+    run_id = read_line(proc)
     server.stop()
     _say(proc)
-    model_uri = _line(proc)
-    assert _line(proc) == "ended"
+    model_uri = read_line(proc)
+    assert read_line(proc) == "ended"
     return server, proc, spool_dir, env, run_id, model_uri
 
 
@@ -133,7 +123,7 @@ def test_model_and_artifacts_logged_during_an_outage_arrive_with_sync(
     assert "Traceback" not in err
     assert "model 'clf'" in err and "kept in the offline spool" in err
     assert "3 artifacts or models" in err
-    assert pending_uploads(spool_dir)[0] == 3
+    assert pending(spool_dir).uploads == 3
 
     server.start()
     listed = sync("sync", "--spool-dir", str(spool_dir), "--list", env=env)
@@ -158,7 +148,7 @@ def test_the_process_uploads_what_it_kept_once_the_server_is_back(
     )
     server.start()
     _say(proc)
-    assert _line(proc) == "spool empty True"
+    assert read_line(proc) == "spool empty True"
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     _check_arrived(server.url, run_id, model_uri, tmp_path)

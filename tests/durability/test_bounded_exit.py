@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from mltrail.client.rest import RestBackend
-from mltrail.client.sync import pending_points
+from mltrail.client.sync import pending
 from mltrail.config import Settings
 
 from .conftest import clean_env, count_points, free_port, spawn_script, sync
@@ -121,7 +121,8 @@ def test_exit_is_bounded_when_the_server_never_answers(make_server: Any, tmp_pat
     # Everything logged after the freeze is in the spool, and the run's end with it.
     assert "1500 metric points" in err, err
     assert "the end of run" in err or "the end of 1 run" in err, err
-    files, _, points = pending_points(spool_dir)
+    waiting = pending(spool_dir)
+    files, points = waiting.files, waiting.points
     assert (files, points) == (1, 1500)
 
     synced = sync(

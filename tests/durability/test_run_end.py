@@ -11,12 +11,11 @@ from mltrail.client.rest import RestBackend
 from mltrail.client.spool import spool_files
 from mltrail.config import Settings
 
-from .conftest import clean_env, count_points, spawn_script, sync
+from .conftest import SEND_SPOOL_WHEN_BACK, clean_env, count_points, read_line, spawn_script, sync
 
-SCRIPT = """
-import sys, time, mltrail
-from pathlib import Path
-from mltrail.client.spool import spool_files
+SCRIPT = (
+    """
+import sys, mltrail
 mltrail.set_tracking_uri({url!r})
 run = mltrail.start_run(run_name="ends-offline")
 mltrail.log_param("lr", "0.1")
@@ -29,13 +28,9 @@ for i in range(1000, 2500):
     mltrail.log_metric("loss", float(i), step=i)
 mltrail.end_run()
 print("ended", flush=True)
-if {wait_for_server}:
-    sys.stdin.readline()  # the server is back: the process sends the spool itself
-    deadline = time.time() + 60
-    while spool_files(Path({spool_dir!r})) and time.time() < deadline:
-        time.sleep(0.2)
-    print("spool empty", not spool_files(Path({spool_dir!r})), flush=True)
 """
+    + SEND_SPOOL_WHEN_BACK
+)
 
 
 def _start(server: Any, spool_dir: Path, *, wait_for_server: bool) -> Any:
@@ -44,12 +39,6 @@ def _start(server: Any, spool_dir: Path, *, wait_for_server: bool) -> Any:
     )
     code = SCRIPT.format(url=server.url, spool_dir=str(spool_dir), wait_for_server=wait_for_server)
     return spawn_script(code, env=env)
-
-
-def _line(proc: Any) -> str:
-    line: str = proc.stdout.readline().strip()
-    assert line, f"the process ended early: {proc.stderr.read()}"
-    return line
 
 
 def _check_finished(url: str, run_id: str, *, ended_before: int) -> None:
@@ -72,11 +61,11 @@ def test_run_ended_while_the_server_is_down_is_finished_after_sync(
     spool_dir = tmp_path / "spool"
     proc = _start(server, spool_dir, wait_for_server=False)
     try:
-        run_id = _line(proc)
+        run_id = read_line(proc)
         server.stop()
         proc.stdin.write("\n")
         proc.stdin.flush()
-        assert _line(proc) == "ended"
+        assert read_line(proc) == "ended"
         ended_before = int(time.time() * 1000) + 1
         _, err = proc.communicate(timeout=60)
     finally:
@@ -104,16 +93,16 @@ def test_run_end_kept_in_the_spool_is_sent_when_the_server_is_back(
     spool_dir = tmp_path / "spool"
     proc = _start(server, spool_dir, wait_for_server=True)
     try:
-        run_id = _line(proc)
+        run_id = read_line(proc)
         server.stop()
         proc.stdin.write("\n")
         proc.stdin.flush()
-        assert _line(proc) == "ended"
+        assert read_line(proc) == "ended"
         ended_before = int(time.time() * 1000) + 1
         server.start()
         proc.stdin.write("\n")
         proc.stdin.flush()
-        assert _line(proc) == "spool empty True"
+        assert read_line(proc) == "spool empty True"
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -29,21 +29,21 @@ def sync_command(state: CliState, spool_dir: Path | None, list_only: bool) -> No
     The server is the one each run logged to, unless --tracking-uri names another.
     """
     from mltrail.client.spool import spool_directory
-    from mltrail.client.sync import pending_points, pending_uploads, sync_directory
+    from mltrail.client.sync import pending, sync_directory
     from mltrail.config import load_settings
 
     settings = load_settings()
     directory = spool_dir or spool_directory(settings)
-    files, batches, points = pending_points(directory)
-    uploads, upload_bytes = pending_uploads(directory)
-    if list_only or files == 0:
+    waiting = pending(directory)
+    if list_only or waiting.files == 0:
         click.echo(
-            f"{points} metric points in {batches} batches and {uploads} artifacts or models "
-            f"({upload_bytes:,} bytes) in {files} spool files in {directory}"
+            f"{waiting.points} metric points in {waiting.batches} batches and "
+            f"{waiting.uploads} artifacts or models ({waiting.upload_bytes:,} bytes) in "
+            f"{waiting.files} spool files in {directory}"
         )
         return
     with click.progressbar(
-        length=max(points, 1), label="Syncing", file=sys.stderr, show_pos=True
+        length=max(waiting.points, 1), label="Syncing", file=sys.stderr, show_pos=True
     ) as bar:
         report = sync_directory(
             directory, settings=settings, tracking_uri=state.tracking_uri, on_progress=bar.update

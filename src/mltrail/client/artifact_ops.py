@@ -74,11 +74,10 @@ class Upload:
     data: bytes | None = None
 
     def size(self) -> int:
-        if self.file is not None:
-            return self.file.stat().st_size
-        if self.folder is not None:
-            return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
-        return len(self.data or b"")
+        from mltrail.client.spool import folder_bytes
+
+        local = self.file or self.folder
+        return folder_bytes(local) if local is not None else len(self.data or b"")
 
     def send(self, store: ArtifactStore) -> None:
         if self.file is not None:

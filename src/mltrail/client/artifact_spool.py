@@ -48,8 +48,11 @@ def set_keeper(keeper: Keeper | None) -> None:
 
 
 def can_keep(backend: TrackingAPI, exc: BaseException) -> bool:
-    """Whether a failed upload to ``backend`` waits in the spool instead of failing. Not
-    when nothing ever answered at its address: that is a set-up mistake, not an outage."""
+    """Whether a failed upload to ``backend`` waits in the spool instead of failing: always
+    in offline mode (there is no server to take it); else not when nothing ever answered at
+    its address (a set-up mistake, not an outage)."""
+    if is_offline(backend):
+        return True
     if isinstance(exc, TrackingServerUnreachable):
         return False
     return spool_uri(backend) is not None and is_transient(exc)
@@ -135,7 +138,9 @@ def _keep(
     uri = spool_uri(backend)
     if uri is None:  # pragma: no cover - callers check can_keep / is_offline first
         raise ValueError("only uploads to a tracking server are kept in the spool")
-    if _keeper is not None and cause is not None:  # offline runs are the offline spool's
+    offline = is_offline(backend)
+    # Offline runs are the offline spool's, not the outage spools the logging queue replays.
+    if _keeper is not None and cause is not None and not offline:
         spool, own = _keeper(backend, uri, run_id, cause), False
     else:
         path = spool_path(spool_directory(settings), run_id=run_id, tracking_uri=uri)
@@ -153,7 +158,7 @@ def _keep(
     finally:
         if own:
             spool.close()
-    reason = "offline mode is on" if cause is None else f"it cannot take it now: {cause}"
+    reason = "offline mode is on" if offline else f"it cannot take it now: {cause}"
     logger.warning(
         "mltrail: %s of run %s is kept in the offline spool in %s (%s); it is uploaded when "
         "the server is back, or by `mltrail sync`",
@@ -171,11 +176,11 @@ def send_kept_files(
     *,
     settings: Settings,
     refused: Callable[[SpooledFiles, MltrailError], None],
-) -> int:
-    """Upload the files kept in ``spool`` in the order they were kept; returns the bytes
+) -> list[SpooledFiles]:
+    """Upload the files kept in ``spool`` in the order they were kept; returns the entries
     sent. An error that says the server cannot take them now is raised (the rest waits);
     one that refuses an entry for good goes to ``refused`` and the entry stays."""
-    sent = 0
+    sent: list[SpooledFiles] = []
     for entry in spool.files():
         try:
             if entry.kind == "model":
@@ -189,7 +194,7 @@ def send_kept_files(
             refused(entry, exc)
             continue
         spool.remove_files(entry)
-        sent += entry.bytes
+        sent.append(entry)
     return sent
 
 

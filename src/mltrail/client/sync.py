@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mltrail.client.artifact_spool import send_kept_files
 from mltrail.client.batch_requests import is_transient
@@ -58,19 +58,18 @@ class SyncReport:
         return not self.failed
 
 
-def pending_points(directory: Path) -> tuple[int, int, int]:
-    """(files, batches, points) waiting under ``directory``."""
-    counts = _pending(directory)
-    return counts[0], counts[1], counts[2]
+class Pending(NamedTuple):
+    """What waits under a spool directory."""
+
+    files: int
+    batches: int
+    points: int
+    uploads: int  # artifacts and models
+    upload_bytes: int
 
 
-def pending_uploads(directory: Path) -> tuple[int, int]:
-    """(artifacts and models, bytes) waiting under ``directory``."""
-    counts = _pending(directory)
-    return counts[3], counts[4]
-
-
-def _pending(directory: Path) -> tuple[int, int, int, int, int]:
+def pending(directory: Path) -> Pending:
+    """What waits under ``directory``, counted in one pass over its spool files."""
     files = batches = points = uploads = size = 0
     for path in spool_files(directory):
         try:
@@ -87,7 +86,7 @@ def _pending(directory: Path) -> tuple[int, int, int, int, int]:
         points += p
         uploads += u
         size += n
-    return files, batches, points, uploads, size
+    return Pending(files, batches, points, uploads, size)
 
 
 def sync_directory(
@@ -279,15 +278,15 @@ def _sync_file(
         report.points += batch.points
         if on_progress is not None:
             on_progress(batch.points)
-    before = spool.file_counts()[0]
-    report.upload_bytes += send_kept_files(
+    sent = send_kept_files(
         backend,
         run_id,
         spool,
         settings=settings,
         refused=lambda entry, exc: refused.append(f"{entry.kind} files: {exc.message}"),
     )
-    report.uploads += before - spool.file_counts()[0]
+    report.uploads += len(sent)
+    report.upload_bytes += sum(entry.bytes for entry in sent)
     update = spool.get_meta("update")
     if update is not None:
         # After the points: a run is not shown finished before its last values are in.

@@ -263,7 +263,9 @@ def log_model(
                 client, run, model_id, local, meta, name=name, params=params, tags=tags
             )
         except MltrailError as exc:
-            if not _keep_for_later(client, exc):
+            from mltrail.client.artifact_spool import can_keep
+
+            if not can_keep(client.backend, exc):
                 raise
             meta.save(local)
             _keep(
@@ -323,14 +325,6 @@ def _create_and_upload(
     meta.save(local)
     _upload(client, model_id, local)
     return str(logged.artifact_location)
-
-
-def _keep_for_later(client: Any, exc: MltrailError) -> bool:
-    """Whether the model waits in the offline spool: the server cannot take it now."""
-    from mltrail.client.artifact_spool import can_keep
-    from mltrail.client.batch_requests import is_offline
-
-    return is_offline(client.backend) or can_keep(client.backend, exc)
 
 
 def _keep(
