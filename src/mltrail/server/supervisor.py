@@ -68,9 +68,11 @@ def _worker(settings: Settings, sock: socket.socket, options: dict[str, Any], pa
     """The body of a forked worker; never returns."""
     status = 0
     try:
-        _die_with_parent(parent)
+        # Before anything else: the supervisor's own handlers would swallow a signal meant
+        # for this worker.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
+        _die_with_parent(parent)
         gc.unfreeze()
         import uvicorn
 
@@ -82,10 +84,11 @@ def _worker(settings: Settings, sock: socket.socket, options: dict[str, Any], pa
             logger.error("Worker %d could not start: %s", os.getpid(), exc)
             os._exit(STARTUP_FAILURE)
         config = uvicorn.Config(app, **{**options, "workers": 1})
-        # uvicorn re-raises the signal that stopped it after a graceful shutdown; swallow it
-        # so that the worker exits with status 0.
+        # uvicorn re-raises the signal that stopped it after a graceful shutdown: exit with
+        # status 0 then. The same handler ends a worker that is signalled before uvicorn has
+        # put its own handlers in place (a no-op there left it running with no supervisor).
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: None)
+            signal.signal(sig, lambda *_: os._exit(0))
         uvicorn.Server(config).run(sockets=[sock])
     except BaseException:
         logger.exception("Worker %d failed", os.getpid())
