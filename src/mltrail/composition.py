@@ -71,6 +71,11 @@ class Services:
     # Users, tokens and permissions; None without authentication.
     auth: AuthState | None = None
 
+    @property
+    def sqlite(self) -> bool:
+        """The database is SQLite: a small write can be tried on the server's event loop."""
+        return self.engine.dialect.name == "sqlite"
+
 
 def locate_backend(settings: Settings) -> Backend:
     """The database and artifact folder of ``settings.backend_store_uri``: a folder, ``file:``,

@@ -122,10 +122,24 @@ def _check_limit(kind: str, count: int, limit: int) -> None:
         )
 
 
+def _always(args: Args) -> bool:
+    return True
+
+
+def _no_model_link(args: Args) -> bool:
+    # A metric linked to a logged model is a second write (and a read before the first).
+    return not args.optional_string("model_id")
+
+
+def _no_model_links(args: Args) -> bool:
+    return not any(m.optional_string("model_id") for m in args.messages("metrics"))
+
+
 @_router.rpc(
     "POST",
     "/mlflow/runs/log-metric",
     access="run:edit",
+    quick_write=_no_model_link,
     schema=(
         RUN_ID[0],
         ("key", REQUIRED, STRING),
@@ -149,6 +163,7 @@ def log_metric(call: Call) -> dict[str, Any]:
     "POST",
     "/mlflow/runs/log-batch",
     access="run:edit",
+    quick_write=_no_model_links,
     schema=(
         ("run_id", STRING, REQUIRED),
         ("metrics", ARRAY, entries_have("key", "value", "timestamp")),
@@ -179,7 +194,9 @@ def log_batch(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/runs/log-parameter", access="run:edit", schema=_KEY_VALUE)
+@_router.rpc(
+    "POST", "/mlflow/runs/log-parameter", access="run:edit", schema=_KEY_VALUE, quick_write=_always
+)
 def log_param(call: Call) -> dict[str, Any]:
     args = call.args
     param = Param(args.required_string("key"), args.string("value"))
@@ -187,7 +204,9 @@ def log_param(call: Call) -> dict[str, Any]:
     return {}
 
 
-@_router.rpc("POST", "/mlflow/runs/set-tag", access="run:edit", schema=_KEY_VALUE)
+@_router.rpc(
+    "POST", "/mlflow/runs/set-tag", access="run:edit", schema=_KEY_VALUE, quick_write=_always
+)
 def set_tag(call: Call) -> dict[str, Any]:
     args = call.args
     tag = RunTag(args.required_string("key"), args.string("value"))

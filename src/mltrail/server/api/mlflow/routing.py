@@ -81,7 +81,7 @@ from mltrail.server.api.mlflow.schema import (
     missing_value_message,
     validate,
 )
-from mltrail.server.threads import run_blocking
+from mltrail.server.threads import run_blocking, run_quick_write
 from mltrail.wire import decode_json, encode_json
 
 if TYPE_CHECKING:
@@ -349,6 +349,9 @@ class RouteSpec:
     raw_body: bool
     schema: Schema = ()
     api: bool = True
+    # When this says so for a request's fields, the handler makes one small write and runs
+    # on the event loop on SQLite (threads.run_quick_write).
+    quick_write: Callable[[Args], bool] | None = None
 
 
 class MlflowRouter:
@@ -368,6 +371,7 @@ class MlflowRouter:
         api: bool = True,
         raw_body: bool = False,
         schema: Schema = (),
+        quick_write: Callable[[Args], bool] | None = None,
     ) -> Callable[[H], H]:
         method_tuple = (methods,) if isinstance(methods, str) else tuple(methods)
 
@@ -383,6 +387,7 @@ class MlflowRouter:
                     raw_body=raw_body,
                     schema=schema,
                     api=api,
+                    quick_write=quick_write,
                 )
             )
             return handler
@@ -430,6 +435,7 @@ async def parse_args(request: Request) -> Args:
 
 def _endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
     is_async = inspect.iscoroutinefunction(spec.handler)
+    quick_write = spec.quick_write
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -442,6 +448,8 @@ def _endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
             call = Call(request=request, args=args, path=dict(request.path_params))
             if is_async:
                 result = await spec.handler(call)  # type: ignore[misc]
+            elif quick_write is not None and quick_write(args) and call.services.sqlite:
+                result = await run_quick_write(spec.handler, call)
             else:
                 result = await run_blocking(spec.handler, call)
         except MltrailError as error:
