@@ -18,7 +18,7 @@ from mltrail.server.api.v1 import STREAMING_UPLOAD_PREFIXES, build_router
 from mltrail.server.api.v1.schemas import BatchIn
 from mltrail.server.cross_site import CrossSiteGuard
 from mltrail.server.errors import install_error_handlers
-from mltrail.server.logs import configure_logging
+from mltrail.server.logs import AccessLog, configure_logging
 from mltrail.server.middleware import (
     BodyLimitMiddleware,
     HostAllowListMiddleware,
@@ -75,9 +75,12 @@ def start_stale_upload_cleanup(services: Services) -> threading.Thread | None:
     return thread
 
 
-def create_app(settings: Settings | None = None, *, background_jobs: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, background_jobs: bool = True, access_log: bool = False
+) -> FastAPI:
     """The application; ``background_jobs=False`` builds it without starting the start-up
-    cleanup (the multi-worker supervisor's settings check, whose app never serves)."""
+    cleanup (the multi-worker supervisor's settings check, whose app never serves);
+    ``access_log=True`` writes the access log itself (the runner turns uvicorn's off)."""
     settings = settings if settings is not None else load_settings()
     services = build_services(settings)
     if services.auth is not None:
@@ -148,7 +151,9 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = True
     )
     if allowed_hosts:
         app.add_middleware(HostAllowListMiddleware, allowed_hosts=allowed_hosts)
-    app.add_middleware(MetricsMiddleware, metrics=recorder)
+    app.add_middleware(
+        MetricsMiddleware, metrics=recorder, access_log=AccessLog() if access_log else None
+    )
     if settings.static_prefix:
         app.add_middleware(PrefixMiddleware, prefix=validate_static_prefix(settings.static_prefix))
     return app

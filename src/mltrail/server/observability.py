@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mltrail.server.access import access
+from mltrail.server.logs import AccessLog
 from mltrail.version import __version__
 
 logger = logging.getLogger("mltrail.server")
@@ -104,9 +105,12 @@ def route_template(scope: Scope) -> str:
 class MetricsMiddleware:
     """Times every HTTP request and records it under the template of the route that served it."""
 
-    def __init__(self, app: ASGIApp, *, metrics: RequestMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: RequestMetrics, access_log: AccessLog | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,15 +118,24 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = 500
+        started = False
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
+                if self.access_log is not None:
+                    self.access_log.write(scope, status)
             await send(message)
 
         try:
             await self.app(scope, receive, recording_send)
+        except Exception:
+            if not started and self.access_log is not None:
+                # The server-error handler outside answers 500.
+                self.access_log.write(scope, status)
+            raise
         finally:
             self.metrics.observe(
                 method=scope.get("method", ""),

@@ -79,7 +79,7 @@ def _worker(settings: Settings, sock: socket.socket, options: dict[str, Any], pa
         from mltrail.server.app import create_app
 
         try:
-            app = create_app(settings)
+            app = create_app(settings, access_log=True)
         except Exception as exc:
             logger.error("Worker %d could not start: %s", os.getpid(), exc)
             os._exit(STARTUP_FAILURE)
