@@ -147,15 +147,28 @@ def start_server(cfg: str, args: argparse.Namespace, work: Path) -> Server:
         check=False,
     )
     if wait.returncode != 0:
-        subprocess.run([*proctree, "stop", str(proc.pid)], check=False)
+        _stop_tree(args, proc)
         raise SystemExit(f"[{cfg}] did not come up: {wait.stderr}\n{slog.read_text()[-3000:]}")
     startup_s = float(wait.stdout.strip())
     log(f"[{cfg}] healthy after {startup_s:.2f}s (pid {proc.pid})")
     return Server(cfg, proc, url, work, slog, cmd, startup_s)
 
 
+def _stop_tree(args: argparse.Namespace, proc: subprocess.Popen[bytes]) -> None:
+    """Stop ``proc`` and its descendants with the harness's ``proctree stop``, reaping
+    ``proc`` here: the harness is not its parent, so until this process reaps it, an exited
+    server stays a zombie that the harness waits 15 s for and then reports as killed."""
+    stopper = subprocess.Popen([*_proctree(args), "stop", str(proc.pid)])
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass  # the harness kills it after its own timeout; reaped below
+    stopper.wait()
+    proc.wait()
+
+
 def stop_server(server: Server, args: argparse.Namespace, out: Path, *, tail: str) -> None:
-    subprocess.run([*_proctree(args), "stop", str(server.proc.pid)], check=False)
+    _stop_tree(args, server.proc)
     if args.keep_work:
         log(f"[{server.cfg}] work dir kept: {server.work}")
         return
