@@ -40,6 +40,12 @@ def pytest_configure(config: pytest.Config) -> None:
     home = tempfile.mkdtemp(prefix="mltrail-test-home-")
     config.stash[_HOME] = home
     os.environ["HOME"] = home
+    # Passwords hash at argon2id's lowest cost in the tests' own process (the servers they
+    # start as processes keep the real cost): at 0.2 s per hash and per first login, the
+    # in-process auth tests spent most of their time there.
+    from mltrail.service import auth
+
+    auth.ARGON2_OPTIONS.update(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
