@@ -26,6 +26,7 @@ repository (``../shared/bench`` from the repository root); ``--shared-bench`` or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -159,10 +160,9 @@ def _stop_tree(args: argparse.Namespace, proc: subprocess.Popen[bytes]) -> None:
     ``proc`` here: the harness is not its parent, so until this process reaps it, an exited
     server stays a zombie that the harness waits 15 s for and then reports as killed."""
     stopper = subprocess.Popen([*_proctree(args), "stop", str(proc.pid)])
-    try:
+    # Past its own timeout the harness kills it; reaped below either way.
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        pass  # the harness kills it after its own timeout; reaped below
     stopper.wait()
     proc.wait()
 
