@@ -11,6 +11,8 @@ PY := $(VENV)/bin/python
 PIP_FLAGS ?= -q --disable-pip-version-check
 PYTEST_ARGS ?=
 # Both cores; tests/conftest.py keeps together what must not run at once (xdist groups).
+# A third worker gained 3% (the suite is bound by the CPU of the processes it starts) and
+# made every test slower.
 PYTEST_WORKERS ?= 2
 DEMO_PORT ?= 5000
 DEMO_BROWSER ?=
@@ -83,6 +85,9 @@ demo: install-demo
 	$(VENV)/bin/mltrail ui --port $(DEMO_PORT) $(DEMO_BROWSER)
 
 test: install install-mlflow install-bench install-browser install-test-tools install-azurite install-nginx
+	@# The hundreds of servers and CLIs the tests start import compiled modules, also where
+	@# PYTHONDONTWRITEBYTECODE keeps Python from writing them itself.
+	$(PY) -m compileall -q src
 	MLTRAIL_TEST_MLFLOW_PYTHON=$(abspath $(MLFLOW_VENV))/bin/python \
 	MLTRAIL_TEST_AZURITE=$(abspath $(AZURITE_DIR))/node_modules/.bin/azurite-blob \
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)

@@ -164,7 +164,7 @@ def test_server_killed_with_sigkill_during_batches_loses_and_duplicates_nothing(
 
 @pytest.mark.slow
 def test_server_killed_with_sigkill_many_times(make_server: Any, tmp_path: Path) -> None:
-    _sigkill_rounds(make_server, tmp_path, rounds=60)
+    _sigkill_rounds(make_server, tmp_path, rounds=30)
 
 
 def test_sixteen_processes_log_to_one_server(make_server: Any, tmp_path: Path) -> None:
