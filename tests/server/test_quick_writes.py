@@ -103,6 +103,18 @@ def test_a_metric_linked_to_a_model_goes_to_a_thread(
     assert handed_to_threads == ["log_metric"]
 
 
+def test_a_large_batch_goes_to_a_thread(client: httpx.Client, handed_to_threads: list[str]) -> None:
+    run_id = _new_run(client)
+    handed_to_threads.clear()
+    small = {"run_id": run_id, "metrics": [_metric(run_id, step) for step in range(100)]}
+    assert client.post(f"{API}/runs/log-batch", json=small).status_code == 200
+    assert handed_to_threads == []
+    large = {"run_id": run_id, "metrics": [_metric(run_id, step) for step in range(100, 201)]}
+    assert client.post(f"{API}/runs/log-batch", json=large).status_code == 200
+    assert handed_to_threads == ["log_batch"]
+    assert _history(client, run_id) == list(range(201))
+
+
 def test_a_locked_database_moves_the_write_to_a_thread_and_the_loop_keeps_answering(
     server: InProcessServer, client: httpx.Client, handed_to_threads: list[str]
 ) -> None:
