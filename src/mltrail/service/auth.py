@@ -138,14 +138,14 @@ def validate_username(username: str) -> str:
     return username
 
 
-# argon2id's cost; empty: argon2-cffi's defaults (RFC 9106's second recommendation: 3
-# passes over 64 MiB, 4 lanes), about 0.2 s of CPU per hash. The test suite lowers it.
 class Argon2Cost(TypedDict, total=False):
     time_cost: int
     memory_cost: int
     parallelism: int
 
 
+# argon2id's cost; empty: argon2-cffi's defaults (RFC 9106's second recommendation: 3
+# passes over 64 MiB, 4 lanes), about 0.2 s of CPU per hash. The test suite lowers it.
 ARGON2_OPTIONS: Argon2Cost = {}
 
 

@@ -223,6 +223,13 @@ def translate(exc: DBAPIError) -> MltrailError | None:
     return None
 
 
+def _raise_translated(exc: DBAPIError) -> None:
+    """Raise the typed error ``exc`` stands for, when it stands for one."""
+    typed = translate(exc)
+    if typed is not None:
+        raise typed from exc
+
+
 def unavailable(exc: BaseException) -> TemporarilyUnavailable:
     return TemporarilyUnavailable(
         f"The tracking database is unavailable: {str(exc).splitlines()[0]}"
@@ -236,9 +243,7 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
         with engine.connect() as conn, conn.begin():
             yield conn
     except DBAPIError as exc:
-        typed = translate(exc)
-        if typed is not None:
-            raise typed from exc
+        _raise_translated(exc)
         raise
 
 
@@ -276,9 +281,7 @@ class _NoWaitWriter:
         except DBAPIError as exc:
             if is_transient(exc):
                 raise WriteWouldWait() from None
-            typed = translate(exc)
-            if typed is not None:
-                raise typed from exc
+            _raise_translated(exc)
             raise
         self.commits += 1
         if self.commits % CHECKPOINT_EVERY == 0 and self.checkpointing.acquire(blocking=False):
@@ -335,9 +338,7 @@ def run_write(engine: Engine, work: Callable[[Connection], T]) -> T:
                     "Concurrent writes kept conflicting; try again"
                 ) from None
         except DBAPIError as exc:
-            typed = translate(exc)
-            if typed is not None:
-                raise typed from exc
+            _raise_translated(exc)
             if not is_transient(exc) or attempt == WRITE_ATTEMPTS - 1:
                 if is_transient(exc):
                     raise TemporarilyUnavailable(

@@ -448,7 +448,7 @@ def _endpoint(spec: RouteSpec) -> Callable[[Request], Awaitable[Response]]:
             call = Call(request=request, args=args, path=dict(request.path_params))
             if is_async:
                 result = await spec.handler(call)  # type: ignore[misc]
-            elif quick_write is not None and quick_write(args) and call.services.sqlite:
+            elif quick_write is not None and call.services.sqlite and quick_write(args):
                 result = await run_quick_write(spec.handler, call)
             else:
                 result = await run_blocking(spec.handler, call)
